@@ -1,0 +1,151 @@
+"""Settings: one frozen dataclass read from the environment and ``.env``.
+
+No other module reads ``os.environ``. Invalid values fail at start with a
+message naming the variable and the bad value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dotenv import dotenv_values
+
+from mvr.errors import MVRError
+
+__all__ = ["BACKENDS", "DEFAULT_MODELS_DIR", "ConfigError", "Settings", "env_name", "load_settings"]
+
+#: The classifier backends MVR knows.
+BACKENDS = ("embedding", "nli", "baseline")
+
+#: Where the committed ONNX models live (a source checkout of MVR).
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models_export"
+
+T = TypeVar("T")
+
+
+class ConfigError(MVRError, ValueError):
+    """A configuration variable holds a value MVR cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of MVR, with the environment variable that sets it."""
+
+    #: Redis URL for ticket state (and queues); None starts an embedded server (`mvr up`).
+    redis_url: str | None = None
+    #: Optional ``amqp://`` URL: task queues on RabbitMQ, state stays in Redis.
+    broker_url: str | None = None
+    #: Slack incoming-webhook URL; None logs "Mock webhook would fire".
+    slack_webhook_url: str | None = None
+    #: Alert when urgency S is strictly greater than this.
+    urgency_webhook_threshold: float = 0.8
+    #: When set, every route but /health, /docs and /openapi.json needs ``X-API-Key``.
+    api_key: str | None = None
+    #: JSON file of custom categories (see README); None uses the defaults.
+    categories_file: Path | None = None
+    #: Category head learnt by ``mvr fit`` (an .npz file); None uses prototypes.
+    category_head: Path | None = None
+    #: Classifier backend: embedding (default), nli or baseline.
+    backend: str = "embedding"
+    #: Directory holding the exported ONNX models, tokenizer and manifest.
+    models_dir: Path = DEFAULT_MODELS_DIR
+    #: Prefix of every MVR key in Redis.
+    key_prefix: str = "mvr:"
+    #: Dramatiq's Redis key namespace.
+    broker_namespace: str = "dramatiq"
+    #: Largest number of texts the micro-batcher runs in one call.
+    batch_max_size: int = 32
+    #: Largest number of padded tokens in one encoder call.
+    batch_max_tokens: int = 8192
+    #: How long, in milliseconds, the batcher waits to fill a batch.
+    batch_max_wait_ms: float = 5.0
+    #: ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose.
+    ort_threads: int = 0
+    #: Dramatiq worker processes started by `mvr worker` / `mvr up`.
+    worker_processes: int = 1
+    #: Dramatiq worker threads per process.
+    worker_threads: int = 8
+    #: API (gunicorn) worker processes.
+    api_workers: int = 2
+    #: How long, in milliseconds, a worker's claim on a ticket lasts.
+    lock_ttl_ms: int = 60_000
+    #: Seconds the API waits for Redis before answering 503.
+    redis_timeout_s: float = 1.0
+    #: Public base URL used in status links of Slack messages.
+    public_url: str = "http://127.0.0.1:8000"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``env`` (default: ``.env`` overlaid by ``os.environ``).
+
+        Raises:
+            ConfigError: A variable holds an invalid value.
+        """
+        if env is None:
+            env = {**_dotenv(), **os.environ}
+        values = {f.name: _read(env, f.name, f.type) for f in fields(cls)}
+        settings = cls(**{k: v for k, v in values.items() if v is not None})
+        settings._validate()
+        return settings
+
+    def _validate(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"invalid value for MVR_BACKEND: {self.backend!r} (one of {BACKENDS})")
+        if not 0.0 <= self.urgency_webhook_threshold <= 1.0:
+            raise ConfigError(
+                "invalid value for URGENCY_WEBHOOK_THRESHOLD: "
+                f"{self.urgency_webhook_threshold!r} (must be in [0, 1])"
+            )
+        for name in ("batch_max_size", "batch_max_tokens", "worker_processes", "worker_threads",
+                     "api_workers", "lock_ttl_ms"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"invalid value for {env_name(name)}: must be at least 1")
+        if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"invalid value for REDIS_URL: {self.redis_url!r} (redis:// URL expected)")
+        if self.broker_url is not None and not self.broker_url.startswith(("amqp://", "amqps://")):
+            raise ConfigError("invalid value for MVR_BROKER_URL: amqp:// URL expected")
+
+
+#: Variables that keep the names users know from the original workflow.
+_PLAIN_NAMES = {"redis_url", "slack_webhook_url", "urgency_webhook_threshold"}
+
+
+def env_name(field_name: str) -> str:
+    """Return the environment variable that sets ``field_name``."""
+    upper = field_name.upper()
+    return upper if field_name in _PLAIN_NAMES else f"MVR_{upper}"
+
+
+def _read(env: Mapping[str, str], field_name: str, type_name: Any) -> Any:
+    name = env_name(field_name)
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    parse = _parser(str(type_name))
+    try:
+        return parse(raw.strip())
+    except ValueError:
+        raise ConfigError(f"invalid value for env var {name}: {raw!r}") from None
+
+
+def _parser(type_name: str) -> Callable[[str], Any]:
+    if "Path" in type_name:
+        return Path
+    if type_name.startswith("int"):
+        return int
+    if type_name.startswith("float"):
+        return float
+    return str
+
+
+def _dotenv() -> dict[str, str]:
+    return {k: v for k, v in dotenv_values(".env").items() if v is not None}
+
+
+def load_settings() -> Settings:
+    """Read settings once for a process (environment and ``.env``)."""
+    return Settings.from_env()

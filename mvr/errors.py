@@ -1,0 +1,64 @@
+"""MVR's exception tree.
+
+    MVRError
+    ├── ConfigError (also a ValueError; lives in mvr.config)
+    ├── StoreUnavailable        Redis cannot be reached in time.
+    ├── TicketNotFound          No ticket has that id.
+    ├── IdempotencyConflict     The key was used before with a different body.
+    ├── ValidationFailed        A request body breaks the contract (carries field errors).
+    ├── InferenceFailed         A model could not produce a decision.
+    └── SlackRejected           Slack refused an alert for good (carries the reason).
+
+``mvr.web`` maps these to JSON HTTP errors; store and inference code never raise
+``falcon.HTTP*``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "IdempotencyConflict",
+    "InferenceFailed",
+    "MVRError",
+    "SlackRejected",
+    "StoreUnavailable",
+    "TicketNotFound",
+    "ValidationFailed",
+]
+
+
+class MVRError(Exception):
+    """Base class of every MVR error."""
+
+
+class StoreUnavailable(MVRError):
+    """Redis did not answer in time."""
+
+
+class TicketNotFound(MVRError):
+    """No ticket has that id."""
+
+
+class IdempotencyConflict(MVRError):
+    """An Idempotency-Key was reused with a different request body."""
+
+
+class ValidationFailed(MVRError):
+    """A request body breaks the API contract."""
+
+    def __init__(self, fields: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{f['field']}: {f['message']}" for f in fields))
+        #: One ``{"field", "message"}`` entry per problem.
+        self.fields = fields
+
+
+class InferenceFailed(MVRError):
+    """A model could not produce a decision."""
+
+
+class SlackRejected(MVRError):
+    """Slack refused an alert and retrying will not help."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        #: Slack's answer, e.g. ``invalid_payload``.
+        self.reason = reason

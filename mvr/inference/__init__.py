@@ -1,0 +1,1 @@
+"""Inference: the models that route tickets (imported by workers only)."""
