@@ -1,0 +1,31 @@
+"""What a ticket is: its statuses and the text the models read."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+__all__ = ["AlertOutcome", "TicketStatus", "ticket_text"]
+
+
+class TicketStatus(str, Enum):
+    """Where a ticket is in its life."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class AlertOutcome(str, Enum):
+    """What became of a ticket's Slack alert."""
+
+    NONE = "none"
+    PENDING = "pending"
+    SENT = "sent"
+    MOCK = "mock"
+    FAILED = "failed"
+
+
+def ticket_text(subject: str = "", body: str = "", description: str = "") -> str:
+    """Join the non-blank text fields of a ticket, one per line, for the classifier."""
+    return "\n".join(part.strip() for part in (subject, body, description) if part and part.strip())
