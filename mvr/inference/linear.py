@@ -1,0 +1,141 @@
+"""Softmax (multinomial logistic) regression in numpy: fit, predict, save, load.
+
+Used for the sentiment head and the category head learnt by ``mvr fit``. Both
+read L2-normalised sentence embeddings, so no feature scaling is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mvr.errors import InferenceFailed
+
+__all__ = ["LinearHead", "fit_softmax", "softmax"]
+
+#: Default Adam step size.
+DEFAULT_LEARNING_RATE = 0.05
+#: Default number of full-batch Adam steps.
+DEFAULT_STEPS = 300
+#: Default L2 penalty on the weights (not the bias), per example.
+DEFAULT_L2 = 1e-4
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Return row-wise softmax of ``logits`` [n, k]; each row sums to 1."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exps = np.exp(shifted)
+    return exps / exps.sum(axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class LinearHead:
+    """A fitted linear classifier: ``softmax(x @ weights + bias)``.
+
+    Attributes:
+        weights: Array [d, k].
+        bias: Array [k].
+        classes: The k class names, in column order.
+    """
+
+    weights: np.ndarray
+    bias: np.ndarray
+    classes: tuple[str, ...]
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        """Return class probabilities [n, k] for ``features`` [n, d]."""
+        return softmax(features.astype(np.float32) @ self.weights + self.bias)
+
+    def save(self, path: Path) -> None:
+        """Write the head to ``path`` as an ``.npz`` file."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            np.savez(fh, weights=self.weights, bias=self.bias, classes=np.array(self.classes, dtype=str))
+
+    @classmethod
+    def load(cls, path: Path) -> LinearHead:
+        """Read a head written by ``save``.
+
+        Raises:
+            InferenceFailed: The file is missing or malformed.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                head = cls(
+                    weights=data["weights"].astype(np.float32),
+                    bias=data["bias"].astype(np.float32),
+                    classes=tuple(str(c) for c in data["classes"]),
+                )
+        except (OSError, KeyError, ValueError) as ex:
+            raise InferenceFailed(f"cannot load linear head {path}: {ex}") from ex
+        if head.weights.shape[1] != len(head.classes) or head.bias.shape != (len(head.classes),):
+            raise InferenceFailed(f"linear head {path} has inconsistent shapes")
+        return head
+
+
+def fit_softmax(
+    features: np.ndarray,
+    labels: Sequence[str],
+    *,
+    classes: Sequence[str] | None = None,
+    l2: float = DEFAULT_L2,
+    steps: int = DEFAULT_STEPS,
+    learning_rate: float = DEFAULT_LEARNING_RATE,
+    class_weight: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> LinearHead:
+    """Fit a softmax regression with full-batch Adam; deterministic.
+
+    Args:
+        features: Array [n, d].
+        labels: n class names.
+        classes: Column order (default: sorted distinct labels).
+        l2: L2 penalty on the weights.
+        steps: Number of Adam steps.
+        learning_rate: Adam step size.
+        class_weight: ``"balanced"`` weighs each class by n / (k * count).
+        progress: Called with 1 after each step.
+
+    Returns:
+        The fitted head.
+    """
+    names = tuple(classes) if classes is not None else tuple(sorted(set(labels)))
+    index = {name: i for i, name in enumerate(names)}
+    y = np.array([index[label] for label in labels])
+    x = features.astype(np.float64)
+    onehot = np.eye(len(names))[y]
+    sample_w = _sample_weights(y, len(names), class_weight)
+    params = [np.zeros((x.shape[1], len(names))), np.zeros(len(names))]
+    moments = [[np.zeros_like(p), np.zeros_like(p)] for p in params]
+    for step in range(1, steps + 1):
+        residual = (softmax(x @ params[0] + params[1]) - onehot) * sample_w[:, None]
+        grads = [x.T @ residual + l2 * params[0], residual.sum(axis=0)]
+        for p, g, m in zip(params, grads, moments, strict=True):
+            _adam_step(p, g, m, step, learning_rate)
+        if progress is not None:
+            progress(1)
+    return LinearHead(params[0].astype(np.float32), params[1].astype(np.float32), names)
+
+
+def _sample_weights(y: np.ndarray, k: int, class_weight: str | None) -> np.ndarray:
+    counts = np.bincount(y, minlength=k).astype(np.float64)
+    if class_weight == "balanced":
+        per_class = len(y) / (k * np.maximum(counts, 1.0))
+    else:
+        per_class = np.ones(k)
+    weights = per_class[y]
+    return weights / weights.sum()
+
+
+def _adam_step(param: np.ndarray, grad: np.ndarray, moment: list[np.ndarray], step: int, lr: float) -> None:
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    moment[0] *= beta1
+    moment[0] += (1 - beta1) * grad
+    moment[1] *= beta2
+    moment[1] += (1 - beta2) * grad * grad
+    m_hat = moment[0] / (1 - beta1**step)
+    v_hat = moment[1] / (1 - beta2**step)
+    param -= lr * m_hat / (np.sqrt(v_hat) + eps)
