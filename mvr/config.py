@@ -100,8 +100,14 @@ class Settings:
                 "invalid value for URGENCY_WEBHOOK_THRESHOLD: "
                 f"{self.urgency_webhook_threshold!r} (must be in [0, 1])"
             )
-        for name in ("batch_max_size", "batch_max_tokens", "worker_processes", "worker_threads",
-                     "api_workers", "lock_ttl_ms"):
+        for name in (
+            "batch_max_size",
+            "batch_max_tokens",
+            "worker_processes",
+            "worker_threads",
+            "api_workers",
+            "lock_ttl_ms",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"invalid value for {env_name(name)}: must be at least 1")
         if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):

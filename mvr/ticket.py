@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 __all__ = ["AlertOutcome", "TicketStatus", "ticket_text"]
 
 
-class TicketStatus(str, Enum):
+class TicketStatus(StrEnum):
     """Where a ticket is in its life."""
 
     PENDING = "pending"
@@ -16,7 +16,7 @@ class TicketStatus(str, Enum):
     FAILED = "failed"
 
 
-class AlertOutcome(str, Enum):
+class AlertOutcome(StrEnum):
     """What became of a ticket's Slack alert."""
 
     NONE = "none"

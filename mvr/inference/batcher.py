@@ -1,0 +1,202 @@
+"""Micro-batcher: one encoder, many caller threads, batched runs.
+
+Callers (a worker's Dramatiq threads) ``submit`` a text and block on its
+embedding. One background thread collects texts until ``max_batch`` texts, a
+budget of padded tokens, or ``max_wait_ms`` after the first text, then sorts
+them by token length and runs them in length-sorted sub-batches, each padded
+only to its own longest text. An error reaches every caller of that batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from mvr.errors import InferenceFailed
+
+__all__ = ["MicroBatcher", "TokenEncoder"]
+
+logger = logging.getLogger(__name__)
+
+#: Default largest number of texts in one flush.
+DEFAULT_MAX_BATCH = 32
+#: Default budget of padded tokens (texts × longest) in one flush.
+DEFAULT_MAX_TOKENS = 8192
+#: Default wait, in milliseconds, for more texts after the first.
+DEFAULT_MAX_WAIT_MS = 5.0
+#: Default largest number of texts in one encoder call (a length-sorted sub-batch).
+DEFAULT_SUB_BATCH = 16
+#: Default time, in seconds, a caller waits for its embedding.
+DEFAULT_TIMEOUT_S = 60.0
+
+
+class TokenEncoder(Protocol):
+    """What the batcher needs from an encoder."""
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]: ...
+
+    def embed_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray: ...
+
+
+@dataclass
+class _Item:
+    ids: list[int]
+    future: Future[np.ndarray] = field(default_factory=Future)
+
+
+@dataclass
+class _Batch:
+    items: list[_Item] = field(default_factory=list)
+    longest: int = 0
+
+    def fits(self, item: _Item, max_batch: int, max_tokens: int) -> bool:
+        padded = (len(self.items) + 1) * max(self.longest, len(item.ids))
+        return not self.items or (len(self.items) < max_batch and padded <= max_tokens)
+
+    def add(self, item: _Item) -> None:
+        self.items.append(item)
+        self.longest = max(self.longest, len(item.ids))
+
+
+_CLOSE = object()
+
+
+class MicroBatcher:
+    """Batch concurrent ``submit`` calls into few encoder runs; thread-safe."""
+
+    def __init__(
+        self,
+        encoder: TokenEncoder,
+        *,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        max_wait_ms: float = DEFAULT_MAX_WAIT_MS,
+        sub_batch: int = DEFAULT_SUB_BATCH,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        """Start the background thread.
+
+        Args:
+            encoder: Tokenizes texts and embeds padded token ids.
+            max_batch: Largest number of texts in one flush.
+            max_tokens: Largest padded size (texts × longest, in tokens) of one flush.
+            max_wait_ms: How long, in milliseconds, to wait for more texts after the first.
+            sub_batch: Largest number of texts in one encoder call.
+            timeout_s: How long, in seconds, a caller waits for its embedding.
+        """
+        self._encoder = encoder
+        self._max_batch = max_batch
+        self._max_tokens = max_tokens
+        self._max_wait_s = max_wait_ms / 1000.0
+        self._sub_batch = sub_batch
+        self._timeout_s = timeout_s
+        self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
+        self._closed = threading.Event()
+        self._held: _Item | None = None
+        self._thread = threading.Thread(target=self._run, name="mvr-batcher", daemon=True)
+        self._thread.start()
+
+    def submit(self, text: str, *, timeout_s: float | None = None) -> np.ndarray:
+        """Return the embedding of ``text``, blocking until its batch has run.
+
+        Raises:
+            InferenceFailed: The batch failed, the wait timed out, or the batcher is closed.
+        """
+        return self.submit_many([text], timeout_s=timeout_s)[0]
+
+    def submit_many(self, texts: Sequence[str], *, timeout_s: float | None = None) -> np.ndarray:
+        """Return embeddings [n, d] of ``texts``; they may share batches with other callers.
+
+        Raises:
+            InferenceFailed: A batch failed, the wait timed out, or the batcher is closed.
+        """
+        if self._closed.is_set():
+            raise InferenceFailed("micro-batcher is closed")
+        items = [_Item(ids) for ids in self._encoder.tokenize(texts)]
+        for item in items:
+            self._queue.put(item)
+        deadline = time.monotonic() + (self._timeout_s if timeout_s is None else timeout_s)
+        return np.stack([_wait(item.future, deadline) for item in items]) if items else np.zeros((0, 0))
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop the background thread; callers still waiting get ``InferenceFailed``."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._queue.put(_CLOSE)
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while True:
+            batch = self._collect()
+            if batch is None:
+                break
+            _flush(self._encoder, batch, self._sub_batch)
+        self._fail_pending()
+
+    def _collect(self) -> _Batch | None:
+        first = self._held if self._held is not None else self._queue.get()
+        self._held = None
+        if first is _CLOSE:
+            return None
+        batch = _Batch()
+        batch.add(first)  # type: ignore[arg-type]
+        deadline = time.monotonic() + self._max_wait_s
+        while len(batch.items) < self._max_batch:
+            try:
+                item = self._queue.get(timeout=max(deadline - time.monotonic(), 0.0))
+            except queue.Empty:
+                break
+            if item is _CLOSE or not batch.fits(item, self._max_batch, self._max_tokens):  # type: ignore[arg-type]
+                self._held = item  # type: ignore[assignment]
+                break
+            batch.add(item)  # type: ignore[arg-type]
+        return batch
+
+    def _fail_pending(self) -> None:
+        error = InferenceFailed("micro-batcher is closed")
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, _Item) and not item.future.done():
+                item.future.set_exception(error)
+
+
+def _flush(encoder: TokenEncoder, batch: _Batch, sub_batch: int) -> None:
+    """Run ``batch`` as length-sorted sub-batches and resolve every caller's future."""
+    # PERF: sorting by length and padding per sub-batch wastes far fewer padded tokens than
+    # one batch padded to its longest text (see benchmarks/RESULTS_inference.md).
+    # A caller that timed out has cancelled its future; the rest now cannot be cancelled.
+    live = [item for item in batch.items if item.future.set_running_or_notify_cancel()]
+    ordered = sorted(live, key=lambda item: len(item.ids))
+    try:
+        for start in range(0, len(ordered), sub_batch):
+            chunk = ordered[start : start + sub_batch]
+            vectors = encoder.embed_ids([item.ids for item in chunk])
+            for item, vector in zip(chunk, vectors, strict=True):
+                item.future.set_result(vector)
+    except Exception as ex:  # every caller of the batch must hear about any failure
+        logger.warning("Micro-batch of %d texts failed: %s.", len(ordered), ex)
+        error = ex if isinstance(ex, InferenceFailed) else InferenceFailed(f"encoder failed: {ex!r}")
+        for item in ordered:
+            if not item.future.done():
+                item.future.set_exception(error)
+
+
+def _wait(future: Future[np.ndarray], deadline: float) -> np.ndarray:
+    try:
+        return future.result(timeout=max(deadline - time.monotonic(), 0.0))
+    except FutureTimeout:
+        future.cancel()
+        raise InferenceFailed("timed out waiting for the micro-batcher") from None

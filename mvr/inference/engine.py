@@ -1,0 +1,212 @@
+"""Engine: ticket text → Decision, with the baseline as the safety net.
+
+``Engine.from_settings`` picks the backend named by ``MVR_BACKEND``. It never
+raises for missing or broken model files: it logs a warning and answers with
+the keyword baseline, and every decision says so (``fallback`` and
+``fallback_reason``). An error during inference does the same for the texts
+it hit. One engine per worker process; ``decide`` is thread-safe and goes
+through the shared micro-batcher, so concurrent worker threads batch together.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from mvr.errors import InferenceFailed
+from mvr.inference.baseline import BaselineClassifier
+from mvr.inference.batcher import MicroBatcher
+from mvr.inference.categories import CategoryModel
+from mvr.inference.decision import Decision, urgency_label
+from mvr.inference.encoder import INT8_MODEL, Encoder, Manifest
+from mvr.inference.linear import LinearHead
+from mvr.inference.taxonomy import Category, load_categories
+from mvr.inference.urgency import SentimentHead, combine_urgency
+
+if TYPE_CHECKING:
+    from mvr.config import Settings
+
+__all__ = ["Decision", "Engine"]
+
+logger = logging.getLogger(__name__)
+
+#: Model name shown in embedding decisions.
+EMBEDDING_MODEL = "all-MiniLM-L6-v2-int8"
+#: File name of the sentiment head in the models directory.
+SENTIMENT_HEAD = "sentiment_head.npz"
+
+
+class Backend(Protocol):
+    """Something that turns ticket texts into decisions."""
+
+    def decide_many(self, texts: Sequence[str]) -> list[Decision]: ...
+
+    def close(self) -> None: ...
+
+
+class EmbeddingBackend:
+    """One int8 MiniLM pass per ticket feeds category prototypes (or a head) and urgency."""
+
+    def __init__(
+        self, batcher: MicroBatcher, categories: CategoryModel, sentiment: SentimentHead, model_version: str
+    ) -> None:
+        self._batcher = batcher
+        self._categories = categories
+        self._sentiment = sentiment
+        self._model_version = model_version
+
+    @classmethod
+    def load(cls, settings: Settings, categories: Sequence[Category]) -> EmbeddingBackend:
+        """Load and check the encoder, the heads and the prototypes.
+
+        Raises:
+            InferenceFailed: A model file is missing, changed or unreadable.
+        """
+        models_dir = Path(settings.models_dir)
+        encoder = Encoder.from_dir(models_dir, threads=settings.ort_threads)
+        manifest = Manifest.load(models_dir)
+        if not (models_dir / SENTIMENT_HEAD).is_file():
+            raise InferenceFailed(f"model files missing: {models_dir / SENTIMENT_HEAD}")
+        manifest.verify(SENTIMENT_HEAD)
+        sentiment = SentimentHead.load(models_dir / SENTIMENT_HEAD)
+        head = LinearHead.load(settings.category_head) if settings.category_head else None
+        model = CategoryModel.build(categories, encoder.encode, head=head)
+        batcher = MicroBatcher(
+            encoder,
+            max_batch=settings.batch_max_size,
+            max_tokens=settings.batch_max_tokens,
+            max_wait_ms=settings.batch_max_wait_ms,
+        )
+        return cls(batcher, model, sentiment, manifest.model_version(INT8_MODEL))
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return unit-length embeddings [n, d] of ``texts`` through the micro-batcher."""
+        return self._batcher.submit_many(texts)
+
+    def p_negative(self, texts: Sequence[str]) -> np.ndarray:
+        """Return the sentiment head's P(negative) [n] for ``texts``."""
+        return self._sentiment.p_negative(self.embed(texts))
+
+    def decide_many(self, texts: Sequence[str]) -> list[Decision]:
+        """Return one decision per text.
+
+        Raises:
+            InferenceFailed: The encoder failed or timed out.
+        """
+        if not texts:
+            return []
+        embeddings = self.embed(texts)
+        probs = self._categories.predict_proba(embeddings)
+        p_negative = self._sentiment.p_negative(embeddings)
+        return [self._decision(t, p, n) for t, p, n in zip(texts, probs, p_negative, strict=True)]
+
+    def close(self) -> None:
+        """Stop the micro-batcher."""
+        self._batcher.close()
+
+    def _decision(self, text: str, probs: np.ndarray, p_negative: float) -> Decision:
+        s, urgency = combine_urgency(float(p_negative), text)
+        names = self._categories.names
+        return Decision(
+            category=names[int(np.argmax(probs))],
+            scores={name: round(float(p), 4) for name, p in zip(names, probs, strict=True)},
+            urgency_score=round(s, 4),
+            urgency_label=urgency_label(s),
+            explanation={
+                "backend": "embedding",
+                "model": EMBEDDING_MODEL,
+                "model_version": self._model_version,
+                "fallback": False,
+                "fallback_reason": None,
+                "category_method": self._categories.method,
+                "urgency": urgency,
+            },
+        )
+
+
+class BaselineBackend:
+    """The keyword baseline as a backend, optionally standing in for a failed model."""
+
+    def __init__(self, baseline: BaselineClassifier, fallback_reason: str | None = None) -> None:
+        self._baseline = baseline
+        self._reason = fallback_reason
+
+    def decide_many(self, texts: Sequence[str]) -> list[Decision]:
+        """Return the baseline decision of each text."""
+        return [self._baseline.decide(t, fallback_reason=self._reason) for t in texts]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class Engine:
+    """Decisions from the configured backend, or from the baseline when it cannot answer."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        baseline: BaselineClassifier,
+        *,
+        backend_name: str,
+        fallback_reason: str | None = None,
+    ) -> None:
+        self.backend = backend
+        self.backend_name = backend_name
+        #: Why the engine answers with the baseline instead of ``MVR_BACKEND``; None when it does not.
+        self.fallback_reason = fallback_reason
+        self._baseline = baseline
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Engine:
+        """Build the engine ``settings`` ask for; fall back to the baseline if models fail to load.
+
+        Raises:
+            CategoriesFileInvalid: ``MVR_CATEGORIES_FILE`` is unreadable (a configuration error).
+        """
+        categories = load_categories(settings.categories_file)
+        baseline = BaselineClassifier(categories)
+        if settings.backend == "baseline":
+            return cls(BaselineBackend(baseline), baseline, backend_name="baseline")
+        try:
+            backend = _load_backend(settings, categories)
+        except Exception as ex:  # any load failure means "answer with the baseline", never a crash
+            reason = (
+                str(ex) if isinstance(ex, InferenceFailed) else f"{settings.backend} backend failed: {ex!r}"
+            )
+            logger.warning(
+                "Model backend %s unavailable, using the keyword baseline: %s.", settings.backend, reason
+            )
+            return cls(
+                BaselineBackend(baseline, reason), baseline, backend_name="baseline", fallback_reason=reason
+            )
+        logger.info("Inference engine ready backend=%s.", settings.backend)
+        return cls(backend, baseline, backend_name=settings.backend)
+
+    def decide(self, text: str) -> Decision:
+        """Return the decision for one ticket text; never raises for inference errors."""
+        return self.decide_many([text])[0]
+
+    def decide_many(self, texts: Sequence[str]) -> list[Decision]:
+        """Return one decision per text; texts the backend fails on get baseline decisions."""
+        try:
+            return self.backend.decide_many(texts)
+        except Exception as ex:  # a model error must not fail triage: answer with the baseline
+            reason = f"inference failed: {ex}"
+            logger.warning("Backend %s failed, using the keyword baseline: %s.", self.backend_name, ex)
+            return [self._baseline.decide(t, fallback_reason=reason) for t in texts]
+
+    def close(self) -> None:
+        """Release the backend (stops the micro-batcher)."""
+        self.backend.close()
+
+
+def _load_backend(settings: Settings, categories: Sequence[Category]) -> Backend:
+    if settings.backend == "nli":
+        from mvr.inference.nli import NliBackend  # only NLI users pay for importing it
+
+        return NliBackend(settings.models_dir, categories, threads=settings.ort_threads)  # type: ignore[no-any-return]
+    return EmbeddingBackend.load(settings, categories)

@@ -1,0 +1,409 @@
+"""TicketStore: every Redis key and operation of MVR.
+
+Atomic steps are Lua scripts in ``mvr/lua`` registered once per client. The API
+uses ``AsyncTicketStore`` (``redis.asyncio``); workers use ``TicketStore``.
+Both raise ``StoreUnavailable`` when Redis does not answer.
+
+Keys (prefix ``mvr:`` by default):
+
+- ``ticket:{id}`` hash: the ticket, its status and its decision.
+- ``tickets`` zset by creation time: every ticket ever accepted.
+- ``pending`` / ``processing`` zsets by creation time, ``ready`` zset by S.
+- ``lock:{id}`` claim with TTL; ``fence`` counter of fencing tokens.
+- ``idem:{key}`` idempotency record with TTL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import redis
+import redis.asyncio
+
+from mvr.errors import IdempotencyConflict, StoreUnavailable, TicketNotFound
+from mvr.ticket import TicketStatus
+
+if TYPE_CHECKING:
+    from mvr.config import Settings
+    from mvr.inference.decision import Decision
+
+__all__ = [
+    "ALERT_ACTOR",
+    "connect",
+    "connect_async",
+    "ALERT_QUEUE",
+    "TRIAGE_ACTOR",
+    "TRIAGE_QUEUE",
+    "AsyncTicketStore",
+    "Claim",
+    "QueuePage",
+    "TicketStore",
+    "utc_now_iso",
+]
+
+#: Dramatiq queue and actor of ticket triage.
+TRIAGE_QUEUE = TRIAGE_ACTOR = "triage"
+#: Dramatiq queue and actor of Slack alerts (own queue: Slack never delays triage).
+ALERT_QUEUE = "alerts"
+ALERT_ACTOR = "alert"
+#: Idempotency records expire after 24 hours.
+IDEMPOTENCY_TTL_S = 24 * 3600
+#: Text fields a ticket may carry.
+TEXT_FIELDS = ("subject", "body", "description")
+_JSON_FIELDS = ("scores", "explanation")
+_REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+_LUA_DIR = Path(__file__).with_name("lua")
+
+
+def connect(settings: Settings) -> redis.Redis:
+    """Return a Redis client for workers and the CLI (fails fast, no silent retries)."""
+    return redis.Redis.from_url(_require_url(settings), **_client_options(settings))
+
+
+def connect_async(settings: Settings) -> redis.asyncio.Redis:
+    """Return an asyncio Redis client for the API (fails within ``redis_timeout_s``)."""
+    return redis.asyncio.Redis.from_url(_require_url(settings), **_client_options(settings))
+
+
+def _client_options(settings: Settings) -> dict[str, Any]:
+    timeout = settings.redis_timeout_s
+    return {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": None,
+        "health_check_interval": 0,
+    }
+
+
+def _require_url(settings: Settings) -> str:
+    if settings.redis_url is None:
+        raise StoreUnavailable("REDIS_URL is not set (`mvr up` starts an embedded server and sets it)")
+    return settings.redis_url
+
+
+def utc_now_iso(ts: float | None = None) -> str:
+    """Return an ISO 8601 UTC timestamp with milliseconds, e.g. ``2026-01-02T03:04:05.678Z``."""
+    moment = datetime.fromtimestamp(time.time() if ts is None else ts, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def dramatiq_message(queue: str, actor: str, *args: Any) -> tuple[str, str]:
+    """Encode a message in Dramatiq's Redis wire format.
+
+    Returns:
+        ``(redis_message_id, encoded message)``, as Dramatiq's RedisBroker writes them.
+    """
+    redis_message_id = str(uuid.uuid4())
+    message = {
+        "queue_name": queue,
+        "actor_name": actor,
+        "args": list(args),
+        "kwargs": {},
+        "options": {"redis_message_id": redis_message_id},
+        "message_id": str(uuid.uuid4()),
+        "message_timestamp": int(time.time() * 1000),
+    }
+    return redis_message_id, json.dumps(message, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of claiming a ticket.
+
+    Attributes:
+        state: ``claimed``, ``done`` (already finished), ``locked`` (another worker
+            holds it) or ``missing``.
+        token: Fencing token of this claim (``claimed`` only).
+        text: ``subject``, ``body``, ``description`` (``claimed`` only).
+        retry_in_ms: Time left on another worker's lock (``locked`` only).
+    """
+
+    state: str
+    token: str = ""
+    text: tuple[str, str, str] = ("", "", "")
+    retry_in_ms: int = 0
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the queue and the number of tickets in it."""
+
+    total: int
+    items: list[dict[str, Any]]
+
+
+class _Keys:
+    """Key names and script sources shared by the sync and async stores."""
+
+    def __init__(self, prefix: str, broker_namespace: str, enqueue_in_redis: bool) -> None:
+        self.prefix = prefix
+        self.broker_namespace = broker_namespace
+        self.enqueue_in_redis = enqueue_in_redis
+        self.index = f"{prefix}tickets"
+        self.pending = f"{prefix}pending"
+        self.processing = f"{prefix}processing"
+        self.ready = f"{prefix}ready"
+        self.fence = f"{prefix}fence"
+
+    def ticket_key(self, ticket_id: str) -> str:
+        return f"{self.prefix}ticket:{ticket_id}"
+
+    def lock_key(self, ticket_id: str) -> str:
+        return f"{self.prefix}lock:{ticket_id}"
+
+    def idem_key(self, key: str) -> str:
+        return f"{self.prefix}idem:{hashlib.sha256(key.encode()).hexdigest()}"
+
+    def alerted_key(self, ticket_id: str) -> str:
+        return f"{self.prefix}alerted:{ticket_id}"
+
+    def queue_keys(self, queue: str) -> list[str]:
+        """Return Dramatiq's list and message-hash keys of ``queue`` (empty names when not on Redis)."""
+        if not self.enqueue_in_redis:
+            return ["", ""]
+        full = f"{self.broker_namespace}:{queue}"
+        return [full, f"{full}.msgs"]
+
+    @staticmethod
+    def script_source(name: str) -> str:
+        return (_LUA_DIR / f"{name}.lua").read_text(encoding="utf-8")
+
+
+def _keys_for(settings: Settings) -> _Keys:
+    return _Keys(settings.key_prefix, settings.broker_namespace, settings.broker_url is None)
+
+
+def body_hash(fields: dict[str, str]) -> str:
+    """Return a digest of a ticket's text, to tell idempotent retries from key reuse."""
+    canonical = json.dumps([fields.get(name, "") for name in TEXT_FIELDS], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def status_document(raw: dict[str, str]) -> dict[str, Any]:
+    """Turn a ticket hash into the public status document."""
+    doc: dict[str, Any] = {
+        "ticket_id": raw["ticket_id"],
+        "status": raw["status"],
+        "created_at": raw["created_at"],
+        "updated_at": raw["updated_at"],
+    }
+    if raw["status"] == TicketStatus.COMPLETED:
+        doc["category"] = raw["category"]
+        doc["urgency_score"] = float(raw["urgency_score"])
+        doc["urgency_label"] = raw["urgency_label"]
+        for name in _JSON_FIELDS:
+            doc[name] = json.loads(raw[name])
+        doc["alert"] = raw.get("alert", "none")
+        if "alert_reason" in raw:
+            doc["alert_reason"] = raw["alert_reason"]
+    if raw["status"] == TicketStatus.FAILED:
+        doc["failure_reason"] = raw.get("failure_reason", "")
+    return doc
+
+
+def _queue_item(row: list[str]) -> dict[str, Any]:
+    ticket_id, status, score, label, category, created_at, subject = row
+    item: dict[str, Any] = {"ticket_id": ticket_id, "status": status, "created_at": created_at}
+    if status == TicketStatus.COMPLETED:
+        item.update(urgency_score=float(score), urgency_label=label, category=category)
+    if subject:
+        item["subject"] = subject
+    return item
+
+
+def _decode(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _pairs(flat: list[Any]) -> dict[str, str]:
+    return {_decode(flat[i]): _decode(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+def _accept_result(reply: list[Any]) -> tuple[str, str]:
+    outcome, ticket_id = _decode(reply[0]), _decode(reply[1])
+    if outcome == "conflict":
+        raise IdempotencyConflict("Idempotency-Key was already used with a different body")
+    return outcome, ticket_id
+
+
+class AsyncTicketStore:
+    """The API's view of the store: accept, read status, page the queue, pop the next ticket."""
+
+    def __init__(self, client: redis.asyncio.Redis, settings: Settings) -> None:
+        self._client = client
+        self._keys = _keys_for(settings)
+        self._accept = client.register_script(_Keys.script_source("accept"))
+        self._queue_page = client.register_script(_Keys.script_source("queue_page"))
+        self._pop_next = client.register_script(_Keys.script_source("pop_next"))
+
+    async def accept(self, fields: dict[str, str], idempotency_key: str | None = None) -> tuple[str, bool]:
+        """Store a new ticket and enqueue its triage message in one Redis call.
+
+        Returns:
+            ``(ticket_id, created)``; ``created`` is False for an idempotent repeat.
+
+        Raises:
+            IdempotencyConflict: The key was used before with a different body.
+            StoreUnavailable: Redis did not answer.
+        """
+        while True:
+            keys, args = self._accept_call(fields, idempotency_key)
+            with _translate_errors():
+                reply = await self._accept(keys=keys, args=args)
+            outcome, ticket_id = _accept_result(reply)
+            if outcome != "exists":
+                return ticket_id, outcome == "created"
+
+    def _accept_call(
+        self, fields: dict[str, str], idempotency_key: str | None
+    ) -> tuple[list[str], list[Any]]:
+        k = self._keys
+        ticket_id = uuid.uuid4().hex
+        now = time.time()
+        message_id, message = dramatiq_message(TRIAGE_QUEUE, TRIAGE_ACTOR, ticket_id)
+        keys = [
+            k.ticket_key(ticket_id),
+            k.index,
+            k.pending,
+            k.idem_key(idempotency_key) if idempotency_key else "",
+            *k.queue_keys(TRIAGE_QUEUE),
+        ]
+        args: list[Any] = [
+            ticket_id,
+            now,
+            utc_now_iso(now),
+            body_hash(fields) if idempotency_key else "",
+            IDEMPOTENCY_TTL_S,
+            message_id,
+            message,
+        ]
+        for name, value in fields.items():
+            args += (name, value)
+        return keys, args
+
+    async def status(self, ticket_id: str) -> dict[str, Any]:
+        """Return the status document of a ticket.
+
+        Raises:
+            TicketNotFound: No ticket has that id.
+        """
+        with _translate_errors():
+            raw = await self._client.hgetall(self._keys.ticket_key(ticket_id))
+        if not raw:
+            raise TicketNotFound(ticket_id)
+        return status_document({_decode(k): _decode(v) for k, v in raw.items()})
+
+    async def queue_page(self, offset: int, limit: int) -> QueuePage:
+        """Return tickets in queue order: completed by S desc, processing, pending oldest first."""
+        k = self._keys
+        with _translate_errors():
+            total, rows = await self._queue_page(
+                keys=[k.ready, k.processing, k.pending], args=[offset, limit, k.ticket_key("")]
+            )
+        return QueuePage(int(total), [_queue_item([_decode(v) for v in row]) for row in rows])
+
+    async def pop_next(self) -> dict[str, Any] | None:
+        """Take the completed ticket with the highest S, or None when there is none."""
+        with _translate_errors():
+            flat = await self._pop_next(
+                keys=[self._keys.ready], args=[self._keys.ticket_key(""), utc_now_iso()]
+            )
+        return status_document(_pairs(flat)) if flat else None
+
+    async def ping(self) -> None:
+        """Check that Redis answers."""
+        with _translate_errors():
+            await self._client.ping()
+
+
+class TicketStore:
+    """The workers' view of the store: claim, complete, fail, record alerts."""
+
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self.client = client
+        self.keys = _keys_for(settings)
+        self._lock_ttl_ms = settings.lock_ttl_ms
+        self._claim = client.register_script(_Keys.script_source("claim"))
+        self._complete = client.register_script(_Keys.script_source("complete"))
+        self._fail = client.register_script(_Keys.script_source("fail"))
+
+    def claim(self, ticket_id: str) -> Claim:
+        """Claim a ticket for processing with a lock and a new fencing token."""
+        k = self.keys
+        with _translate_errors():
+            reply = self._claim(
+                keys=[k.ticket_key(ticket_id), k.lock_key(ticket_id), k.fence, k.pending, k.processing],
+                args=[self._lock_ttl_ms, utc_now_iso()],
+            )
+        state = _decode(reply[0])
+        if state == "claimed":
+            subject, body, description = (_decode(v) for v in reply[2:5])
+            return Claim(state, token=_decode(reply[1]), text=(subject, body, description))
+        return Claim(state, retry_in_ms=int(reply[1]) if state == "locked" else 0)
+
+    def complete(self, ticket_id: str, token: str, decision: Decision, *, alert: bool) -> str:
+        """Write the decision if ``token`` is the latest claim; enqueue the alert with it.
+
+        Returns:
+            ``completed``, ``done`` (already completed) or ``stale`` (a newer claim exists).
+        """
+        k = self.keys
+        message_id, message = dramatiq_message(ALERT_QUEUE, ALERT_ACTOR, ticket_id) if alert else ("", "")
+        fields = {
+            "category": decision.category,
+            "urgency_score": repr(decision.urgency_score),
+            "urgency_label": decision.urgency_label,
+            "scores": json.dumps(decision.scores),
+            "explanation": json.dumps(decision.explanation),
+            "alert": "pending" if alert else "none",
+        }
+        args: list[Any] = [token, utc_now_iso(), decision.urgency_score, message_id, message]
+        for name, value in fields.items():
+            args += (name, value)
+        with _translate_errors():
+            reply = self._complete(
+                keys=[
+                    k.ticket_key(ticket_id),
+                    k.lock_key(ticket_id),
+                    k.processing,
+                    k.ready,
+                    *k.queue_keys(ALERT_QUEUE),
+                ],
+                args=args,
+            )
+        return _decode(reply)
+
+    def fail(self, ticket_id: str, reason: str) -> bool:
+        """Mark an unfinished ticket ``failed`` with ``reason``; False if it had finished."""
+        k = self.keys
+        with _translate_errors():
+            done = self._fail(
+                keys=[k.ticket_key(ticket_id), k.lock_key(ticket_id), k.pending, k.processing],
+                args=[utc_now_iso(), reason],
+            )
+        return bool(done)
+
+    def status(self, ticket_id: str) -> dict[str, Any]:
+        """Return the status document of a ticket (raises ``TicketNotFound``)."""
+        with _translate_errors():
+            raw = self.client.hgetall(self.keys.ticket_key(ticket_id))
+        if not raw:
+            raise TicketNotFound(ticket_id)
+        return status_document({_decode(k): _decode(v) for k, v in raw.items()})
+
+
+@contextmanager
+def _translate_errors() -> Iterator[None]:
+    try:
+        yield
+    except _REDIS_ERRORS as ex:
+        raise StoreUnavailable(f"Redis unavailable: {ex}") from ex
