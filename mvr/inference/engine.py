@@ -208,5 +208,5 @@ def _load_backend(settings: Settings, categories: Sequence[Category]) -> Backend
     if settings.backend == "nli":
         from mvr.inference.nli import NliBackend  # only NLI users pay for importing it
 
-        return NliBackend(settings.models_dir, categories, threads=settings.ort_threads)  # type: ignore[no-any-return]
+        return NliBackend(settings.models_dir, categories, threads=settings.ort_threads)
     return EmbeddingBackend.load(settings, categories)
