@@ -75,6 +75,8 @@ class Settings:
     lock_ttl_ms: int = 60_000
     #: Seconds the API waits for Redis before answering 503.
     redis_timeout_s: float = 1.0
+    #: Directory where API worker processes share Prometheus metrics (set by `mvr api`).
+    prometheus_multiproc_dir: str | None = None
     #: Public base URL used in status links of Slack messages.
     public_url: str = "http://127.0.0.1:8000"
 
@@ -117,7 +119,7 @@ class Settings:
 
 
 #: Variables that keep the names users know from the original workflow.
-_PLAIN_NAMES = {"redis_url", "slack_webhook_url", "urgency_webhook_threshold"}
+_PLAIN_NAMES = {"redis_url", "slack_webhook_url", "urgency_webhook_threshold", "prometheus_multiproc_dir"}
 
 
 def env_name(field_name: str) -> str:

@@ -1,0 +1,1 @@
+"""The HTTP API (Falcon ASGI). Imports no ML code: intake stays light."""

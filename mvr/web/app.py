@@ -1,0 +1,45 @@
+"""The Falcon ASGI application: ``create_app()`` is what gunicorn serves."""
+
+from __future__ import annotations
+
+import falcon.asgi
+
+from mvr.config import Settings, load_settings
+from mvr.store import AsyncTicketStore, connect_async
+from mvr.web.errors import install_error_handlers
+from mvr.web.metrics import MetricsResource
+from mvr.web.middleware import ApiKeyMiddleware, MetricsMiddleware
+from mvr.web.openapi import SWAGGER_ASSETS, DocsResource, OpenApiResource
+from mvr.web.resources import (
+    HealthResource,
+    NextTicketResource,
+    QueueResource,
+    ReadyResource,
+    TicketsResource,
+    TicketStatusResource,
+)
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> falcon.asgi.App:
+    """Build the API for ``settings`` (default: from the environment)."""
+    settings = settings or load_settings()
+    middleware: list[object] = [MetricsMiddleware()]
+    if settings.api_key:
+        middleware.append(ApiKeyMiddleware(settings.api_key))
+    app = falcon.asgi.App(middleware=middleware)
+    app.req_options.strip_url_path_trailing_slash = True
+    install_error_handlers(app)
+    store = AsyncTicketStore(connect_async(settings), settings)
+    app.add_route("/tickets", TicketsResource(store))
+    app.add_route("/tickets/next", NextTicketResource(store))
+    app.add_route("/tickets/{ticket_id}/status", TicketStatusResource(store))
+    app.add_route("/queue", QueueResource(store))
+    app.add_route("/health", HealthResource())
+    app.add_route("/ready", ReadyResource(store))
+    app.add_route("/metrics", MetricsResource(settings.prometheus_multiproc_dir))
+    app.add_route("/openapi.json", OpenApiResource(bool(settings.api_key)))
+    app.add_route("/docs", DocsResource())
+    app.add_static_route("/docs/static", str(SWAGGER_ASSETS))
+    return app
