@@ -71,8 +71,11 @@ class Settings:
     worker_threads: int = 8
     #: API (gunicorn) worker processes.
     api_workers: int = 2
-    #: How long, in milliseconds, a worker's claim on a ticket lasts.
-    lock_ttl_ms: int = 60_000
+    #: How long, in milliseconds, a worker's claim on a ticket lasts (a dead worker's
+    #: ticket can be claimed again after this).
+    lock_ttl_ms: int = 15_000
+    #: Milliseconds without a heartbeat before Dramatiq requeues a dead worker's messages.
+    broker_heartbeat_timeout_ms: int = 10_000
     #: Seconds the API waits for Redis before answering 503.
     redis_timeout_s: float = 1.0
     #: Directory where API worker processes share Prometheus metrics (set by `mvr api`).

@@ -66,12 +66,12 @@ _LUA_DIR = Path(__file__).with_name("lua")
 
 def connect(settings: Settings) -> redis.Redis:
     """Return a Redis client for workers and the CLI (fails fast, no silent retries)."""
-    return redis.Redis.from_url(_require_url(settings), **_client_options(settings))
+    return redis.Redis.from_url(require_url(settings), **_client_options(settings))
 
 
 def connect_async(settings: Settings) -> redis.asyncio.Redis:
     """Return an asyncio Redis client for the API (fails within ``redis_timeout_s``)."""
-    return redis.asyncio.Redis.from_url(_require_url(settings), **_client_options(settings))
+    return redis.asyncio.Redis.from_url(require_url(settings), **_client_options(settings))
 
 
 def _client_options(settings: Settings) -> dict[str, Any]:
@@ -84,7 +84,8 @@ def _client_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _require_url(settings: Settings) -> str:
+def require_url(settings: Settings) -> str:
+    """Return ``REDIS_URL`` or raise ``StoreUnavailable`` naming it."""
     if settings.redis_url is None:
         raise StoreUnavailable("REDIS_URL is not set (`mvr up` starts an embedded server and sets it)")
     return settings.redis_url
@@ -392,13 +393,35 @@ class TicketStore:
             )
         return bool(done)
 
-    def status(self, ticket_id: str) -> dict[str, Any]:
-        """Return the status document of a ticket (raises ``TicketNotFound``)."""
+    def begin_alert(self, ticket_id: str, hold_ms: int) -> bool:
+        """Reserve the right to send a ticket's alert; False if it was sent or is being sent."""
+        with _translate_errors():
+            return bool(self.client.set(self.keys.alerted_key(ticket_id), "sending", nx=True, px=hold_ms))
+
+    def release_alert(self, ticket_id: str) -> None:
+        """Give up an alert reservation so that a retry may send it."""
+        with _translate_errors():
+            self.client.delete(self.keys.alerted_key(ticket_id))
+
+    def finish_alert(self, ticket_id: str, outcome: str, reason: str = "") -> None:
+        """Record an alert's final outcome (``sent``, ``mock`` or ``failed``) for good."""
+        fields = {"alert": outcome, **({"alert_reason": reason} if reason else {})}
+        with _translate_errors(), self.client.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.alerted_key(ticket_id), outcome)
+            pipe.hset(self.keys.ticket_key(ticket_id), mapping=fields)
+            pipe.execute()
+
+    def ticket_fields(self, ticket_id: str) -> dict[str, str]:
+        """Return the raw ticket hash (text and decision fields) or raise ``TicketNotFound``."""
         with _translate_errors():
             raw = self.client.hgetall(self.keys.ticket_key(ticket_id))
         if not raw:
             raise TicketNotFound(ticket_id)
-        return status_document({_decode(k): _decode(v) for k, v in raw.items()})
+        return {_decode(k): _decode(v) for k, v in raw.items()}
+
+    def status(self, ticket_id: str) -> dict[str, Any]:
+        """Return the status document of a ticket (raises ``TicketNotFound``)."""
+        return status_document(self.ticket_fields(ticket_id))
 
 
 @contextmanager

@@ -1,0 +1,15 @@
+"""Dramatiq actors of MVR; ``dramatiq mvr.actors`` runs a worker over them.
+
+Importing this package sets the global broker from the environment.
+"""
+
+import dramatiq
+
+from mvr.actors.broker import build_broker
+from mvr.actors.runtime import runtime
+
+dramatiq.set_broker(build_broker(runtime().settings))
+
+from mvr.actors.triage import triage, triage_exhausted  # noqa: E402
+
+__all__ = ["triage", "triage_exhausted"]

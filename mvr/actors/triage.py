@@ -1,0 +1,66 @@
+"""Triage actor: claim a ticket, decide its category and urgency, complete it."""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+
+from mvr.actors.runtime import runtime
+from mvr.store import TRIAGE_ACTOR, TRIAGE_QUEUE
+from mvr.ticket import ticket_text
+
+__all__ = ["triage", "triage_exhausted"]
+
+logger = logging.getLogger(__name__)
+
+#: Retries for transient errors (Redis hiccups): backoff from 0.5 s to 30 s,
+#: about 10 minutes in all, then the ticket ends ``failed``.
+MAX_RETRIES = 25
+
+
+@dramatiq.actor(
+    actor_name="triage_exhausted",
+    queue_name=TRIAGE_QUEUE,
+    max_retries=MAX_RETRIES,
+    min_backoff=1000,
+    max_backoff=30_000,
+)
+def triage_exhausted(message: dict, retry_info: dict) -> None:
+    """Mark a ticket ``failed`` once its triage message ran out of retries."""
+    ticket_id = message["args"][0]
+    reason = f"triage failed after {retry_info.get('retries', '?')} attempts"
+    if runtime().store.fail(ticket_id, reason):
+        logger.error("Triage gave up ticket_id=%s.", ticket_id, extra={"ticket_id": ticket_id})
+
+
+@dramatiq.actor(
+    actor_name=TRIAGE_ACTOR,
+    queue_name=TRIAGE_QUEUE,
+    max_retries=MAX_RETRIES,
+    min_backoff=500,
+    max_backoff=30_000,
+    on_retry_exhausted="triage_exhausted",
+)
+def triage(ticket_id: str) -> None:
+    """Classify one ticket; safe to run more than once for the same ticket."""
+    rt = runtime()
+    claim = rt.store.claim(ticket_id)
+    if claim.state == "locked":
+        raise dramatiq.Retry(f"ticket {ticket_id} is held by another worker", delay=claim.retry_in_ms + 100)
+    if claim.state != "claimed":
+        logger.info(
+            "Triage skipped ticket_id=%s state=%s.", ticket_id, claim.state, extra={"ticket_id": ticket_id}
+        )
+        return
+    decision = rt.engine.decide(ticket_text(*claim.text))
+    alert = decision.urgency_score > rt.settings.urgency_webhook_threshold
+    outcome = rt.store.complete(ticket_id, claim.token, decision, alert=alert)
+    logger.info(
+        "Triage %s ticket_id=%s category=%s S=%.2f.",
+        outcome,
+        ticket_id,
+        decision.category,
+        decision.urgency_score,
+        extra={"ticket_id": ticket_id},
+    )
