@@ -19,10 +19,12 @@ from mvr.inference.taxonomy import Category
 
 __all__ = ["DEFAULT_TEMPERATURE", "CategoryModel", "category_texts"]
 
-#: Softmax temperature over cosine similarities; lower makes probabilities sharper.
+#: Softmax temperature over cosine similarities; lower makes probabilities sharper. 0.05 gave the
+#: lowest log-loss on tickets_dev among 0.01-0.1.
 DEFAULT_TEMPERATURE = 0.05
-#: How similarity to a category's texts is pooled: ``mean`` (one prototype) or ``max``.
-DEFAULT_POOLING = "mean"
+#: How similarity to a category's texts is pooled: ``mean`` (one prototype) or ``max`` (the closest
+#: text). ``max`` measured better on tickets_dev (macro-F1 0.940 vs 0.918, int8 encoder).
+DEFAULT_POOLING = "max"
 
 
 def category_texts(category: Category) -> list[str]:
