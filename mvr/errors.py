@@ -7,7 +7,9 @@
     ├── IdempotencyConflict     The key was used before with a different body.
     ├── ValidationFailed        A request body breaks the contract (carries field errors).
     ├── InferenceFailed         A model could not produce a decision.
-    └── SlackRejected           Slack refused an alert for good (carries the reason).
+    ├── SlackRejected           Slack refused an alert for good (carries the reason).
+    └── SlackUnavailable        Slack failed or could not be reached; retrying may help.
+        └── SlackRateLimited    Slack answered 429 (carries retry_after_s).
 
 ``mvr.web`` maps these to JSON HTTP errors; store and inference code never raise
 ``falcon.HTTP*``.
@@ -19,7 +21,9 @@ __all__ = [
     "IdempotencyConflict",
     "InferenceFailed",
     "MVRError",
+    "SlackRateLimited",
     "SlackRejected",
+    "SlackUnavailable",
     "StoreUnavailable",
     "TicketNotFound",
     "ValidationFailed",
@@ -62,3 +66,16 @@ class SlackRejected(MVRError):
         super().__init__(reason)
         #: Slack's answer, e.g. ``invalid_payload``.
         self.reason = reason
+
+
+class SlackUnavailable(MVRError):
+    """Slack failed (5xx) or could not be reached in time; retrying may help."""
+
+
+class SlackRateLimited(SlackUnavailable):
+    """Slack answered 429 and asked to wait ``retry_after_s`` seconds."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"rate limited by Slack; retry after {retry_after_s:g} s")
+        #: Seconds to wait before the next attempt (from ``Retry-After``).
+        self.retry_after_s = retry_after_s
