@@ -100,7 +100,10 @@ def build_message(ticket: dict[str, str], settings: Settings) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
         _section(headline),
         _section(f"*Subject:* {subject}" + (f"\n>{excerpt}" if excerpt else "")),
-        {"type": "context", "elements": [_mrkdwn(f"<{_status_url(ticket_id, settings)}|View ticket status>")]},
+        {
+            "type": "context",
+            "elements": [_mrkdwn(f"<{_status_url(ticket_id, settings)}|View ticket status>")],
+        },
     ]
     text = f"Urgent ticket {escape(ticket_id)} (S={score:.2f}, {label}, {category}): {subject}"
     return {"text": text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
@@ -172,7 +175,7 @@ def _retry_after_s(value: str | None) -> float:
         seconds = float(value) if value is not None else DEFAULT_RETRY_AFTER_S
     except ValueError:
         seconds = DEFAULT_RETRY_AFTER_S
-    if seconds != seconds or seconds < 0:  # NaN or negative
+    if not seconds >= 0:  # negative or NaN
         seconds = DEFAULT_RETRY_AFTER_S
     return min(seconds, MAX_RETRY_AFTER_S)
 

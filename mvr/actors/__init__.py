@@ -10,6 +10,7 @@ from mvr.actors.runtime import runtime
 
 dramatiq.set_broker(build_broker(runtime().settings))
 
+from mvr.actors.alert import alert, alert_exhausted  # noqa: E402
 from mvr.actors.triage import triage, triage_exhausted  # noqa: E402
 
-__all__ = ["triage", "triage_exhausted"]
+__all__ = ["alert", "alert_exhausted", "triage", "triage_exhausted"]
