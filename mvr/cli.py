@@ -153,3 +153,4 @@ def _stop_all(children: Sequence[subprocess.Popen[bytes]]) -> None:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+

@@ -1,0 +1,5 @@
+"""``python -m mvr``: the same as the ``mvr`` command."""
+
+from mvr.cli import main
+
+main()

@@ -1,0 +1,58 @@
+"""End to end: API → Redis → real Dramatiq worker processes → completed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from falcon import testing
+
+from tests.conftest import wait_for_status
+
+
+def _status(client: testing.TestClient, ticket_id: str) -> Callable[[], dict]:
+    return lambda: client.simulate_get(f"/tickets/{ticket_id}/status").json
+
+
+def test_worker_consumes_what_the_api_enqueues_and_completes_the_ticket(
+    client: testing.TestClient, start_worker
+) -> None:
+    start_worker()
+    ticket_id = client.simulate_post(
+        "/tickets", json={"subject": "Invoice wrong", "body": "I was charged twice for my subscription."}
+    ).json["ticket_id"]
+
+    doc = wait_for_status(_status(client, ticket_id), "completed")
+
+    assert doc["category"] == "Billing"
+    assert 0.0 <= doc["urgency_score"] <= 1.0
+    assert doc["urgency_label"] in {"low", "medium", "high"}
+    assert abs(sum(doc["scores"].values()) - 1.0) < 1e-3
+    assert doc["explanation"]["backend"] == "baseline"
+    assert doc["alert"] == "none"
+
+
+def test_default_worker_uses_the_int8_engine(client: testing.TestClient, start_worker) -> None:
+    start_worker(MVR_BACKEND="embedding")
+    ticket_id = client.simulate_post("/tickets", json={"body": "The app crashes when I open settings."}).json[
+        "ticket_id"
+    ]
+
+    doc = wait_for_status(_status(client, ticket_id), "completed", timeout_s=60)
+
+    assert doc["explanation"]["backend"] == "embedding"
+    assert doc["explanation"]["fallback"] is False
+    assert "int8" in doc["explanation"]["model"]
+
+
+def test_missing_models_fall_back_to_baseline_and_say_why(
+    client: testing.TestClient, start_worker, tmp_path: Path
+) -> None:
+    start_worker(MVR_BACKEND="embedding", MVR_MODELS_DIR=str(tmp_path / "no-models"))
+    ticket_id = client.simulate_post("/tickets", json={"body": "Please refund my last payment."}).json["ticket_id"]
+
+    doc = wait_for_status(_status(client, ticket_id), "completed")
+
+    assert doc["explanation"]["backend"] == "baseline"
+    assert doc["explanation"]["fallback"] is True
+    assert "no-models" in doc["explanation"]["fallback_reason"]

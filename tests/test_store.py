@@ -1,0 +1,93 @@
+"""TicketStore's atomic steps: claim, complete (fencing), fail."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from mvr.config import Settings
+from mvr.inference.decision import Decision
+from mvr.store import AsyncTicketStore, TicketStore, connect, connect_async
+
+
+def _decision(score: float = 0.5) -> Decision:
+    return Decision("Legal", {"Billing": 0.1, "Technical": 0.1, "Legal": 0.8}, score, "medium", {"backend": "t"})
+
+
+@pytest.fixture
+def store(settings: Settings) -> TicketStore:
+    return TicketStore(connect(settings), settings)
+
+
+@pytest.fixture
+def ticket_id(settings: Settings) -> str:
+    async def accept() -> str:
+        ticket, _ = await AsyncTicketStore(connect_async(settings), settings).accept({"subject": "hello"})
+        return ticket
+
+    return asyncio.run(accept())
+
+
+def test_claim_returns_text_and_token_and_marks_processing(store: TicketStore, ticket_id: str) -> None:
+    claim = store.claim(ticket_id)
+
+    assert claim.state == "claimed" and claim.text == ("hello", "", "")
+    assert store.status(ticket_id)["status"] == "processing"
+
+
+def test_second_claim_while_locked_is_refused_with_time_left(store: TicketStore, ticket_id: str) -> None:
+    store.claim(ticket_id)
+
+    again = store.claim(ticket_id)
+
+    assert again.state == "locked" and 0 < again.retry_in_ms <= 3000
+
+
+def test_completed_ticket_is_never_claimed_or_completed_again(store: TicketStore, ticket_id: str, rclient) -> None:
+    claim = store.claim(ticket_id)
+    assert store.complete(ticket_id, claim.token, _decision(), alert=False) == "completed"
+
+    assert store.claim(ticket_id).state == "done"
+    assert store.complete(ticket_id, claim.token, _decision(0.9), alert=False) == "done"
+    assert rclient.hget(store.keys.ticket_key(ticket_id), "completions") == "1"
+    assert store.status(ticket_id)["urgency_score"] == 0.5
+
+
+def test_stale_worker_cannot_overwrite_newer_claim(store: TicketStore, ticket_id: str, rclient) -> None:
+    old = store.claim(ticket_id)
+    rclient.delete(store.keys.lock_key(ticket_id))  # the old worker's lock expired
+    new = store.claim(ticket_id)
+
+    assert store.complete(ticket_id, old.token, _decision(0.1), alert=False) == "stale"
+    assert store.complete(ticket_id, new.token, _decision(0.7), alert=False) == "completed"
+    assert store.status(ticket_id)["urgency_score"] == 0.7
+
+
+def test_expired_lock_lets_another_worker_claim(store: TicketStore, ticket_id: str) -> None:
+    store.claim(ticket_id)
+    time.sleep(3.1)  # MVR_LOCK_TTL_MS=3000 in tests
+
+    assert store.claim(ticket_id).state == "claimed"
+
+
+def test_fail_records_reason_and_leaves_queue(store: TicketStore, ticket_id: str, rclient) -> None:
+    store.claim(ticket_id)
+
+    assert store.fail(ticket_id, "boom") is True
+
+    doc = store.status(ticket_id)
+    assert (doc["status"], doc["failure_reason"]) == ("failed", "boom")
+    assert store.fail(ticket_id, "again") is False
+    assert rclient.zcard(store.keys.processing) == 0
+
+
+def test_alert_is_enqueued_atomically_with_completion(store: TicketStore, ticket_id: str, rclient,
+                                                        settings: Settings) -> None:
+    claim = store.claim(ticket_id)
+
+    store.complete(ticket_id, claim.token, _decision(0.95), alert=True)
+
+    assert rclient.llen(f"{settings.broker_namespace}:alerts") == 1
+    assert store.status(ticket_id)["alert"] == "pending"
