@@ -153,4 +153,3 @@ def _stop_all(children: Sequence[subprocess.Popen[bytes]]) -> None:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
-

@@ -15,6 +15,7 @@ from mvr.web.schemas import (
     TicketAccepted,
     TicketIn,
     TicketStatusOut,
+    ticket_in_schema_extra,
 )
 
 __all__ = ["DocsResource", "OpenApiResource", "SWAGGER_ASSETS", "openapi_document"]
@@ -169,6 +170,7 @@ def openapi_document(api_key_required: bool) -> dict[str, Any]:
         [TicketIn, TicketAccepted, TicketStatusOut, QueuePageOut, ErrorOut],
         ref_template="#/components/schemas/{name}",
     )
+    components["TicketIn"].update(ticket_in_schema_extra())
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {

@@ -102,6 +102,22 @@ class ErrorOut(msgspec.Struct):
     detail: Any
 
 
+#: Characters ``str.strip()`` removes: a field made only of these is blank.
+_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+#: JSON Schema pattern of a non-blank string (at least one non-whitespace character).
+NON_BLANK_PATTERN = "[^" + "".join(f"\\u{ord(c):04x}" for c in _WHITESPACE) + "]"
+
+
+def ticket_in_schema_extra() -> dict[str, Any]:
+    """Return the "at least one non-blank field" rule as JSON Schema, for OpenAPI."""
+    return {
+        "anyOf": [
+            {"required": [name], "properties": {name: {"pattern": NON_BLANK_PATTERN}}}
+            for name in ("subject", "body", "description")
+        ]
+    }
+
+
 _ticket_decoder = msgspec.json.Decoder(TicketIn)
 
 
