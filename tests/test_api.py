@@ -23,7 +23,9 @@ def _post(client: testing.TestClient, body: bytes, headers: dict[str, str] | Non
 
 
 def test_post_ticket_returns_202_with_id_status_url_and_location(client: testing.TestClient) -> None:
-    result = client.simulate_post("/tickets", json={"subject": "Cannot log in", "body": "Since this morning."})
+    result = client.simulate_post(
+        "/tickets", json={"subject": "Cannot log in", "body": "Since this morning."}
+    )
 
     assert result.status_code == 202
     assert result.json["status"] == "accepted"
@@ -98,8 +100,13 @@ def test_unknown_route_is_json_404(client: testing.TestClient) -> None:
 def _complete(settings: Settings, ticket_id: str, score: float) -> None:
     store = TicketStore(connect(settings), settings)
     claim = store.claim(ticket_id)
-    decision = Decision("Billing", {"Billing": 0.8, "Technical": 0.1, "Legal": 0.1}, score,
-                        urgency_label(score), {"backend": "test"})
+    decision = Decision(
+        "Billing",
+        {"Billing": 0.8, "Technical": 0.1, "Legal": 0.1},
+        score,
+        urgency_label(score),
+        {"backend": "test"},
+    )
     assert store.complete(ticket_id, claim.token, decision, alert=False) == "completed"
 
 
@@ -159,7 +166,9 @@ def test_next_pops_highest_s_then_404_when_empty(client: testing.TestClient, set
     assert client.simulate_get("/queue").json["total"] == 0
 
 
-def test_concurrent_next_callers_never_get_the_same_ticket(client: testing.TestClient, settings: Settings) -> None:
+def test_concurrent_next_callers_never_get_the_same_ticket(
+    client: testing.TestClient, settings: Settings
+) -> None:
     ids = _submit(client, 10)
     for n, ticket_id in enumerate(ids):
         _complete(settings, ticket_id, n / 10)
@@ -201,7 +210,9 @@ def test_same_idempotency_key_with_other_body_is_422(client: testing.TestClient,
     assert result.json["error"] == "Idempotency-Key reused"
 
 
-def test_idempotency_record_expires_after_24_hours(client: testing.TestClient, settings: Settings, rclient) -> None:
+def test_idempotency_record_expires_after_24_hours(
+    client: testing.TestClient, settings: Settings, rclient
+) -> None:
     _post(client, b'{"subject": "A"}', {**JSON, "Idempotency-Key": "k-ttl"})
 
     (key,) = rclient.keys(f"{settings.key_prefix}idem:*")
@@ -214,9 +225,13 @@ def test_health_needs_no_redis_and_ready_and_intake_say_503_without_it(settings:
     client = testing.TestClient(create_app(down))
 
     assert client.simulate_get("/health").json == {"status": "ok"}
-    for result in (client.simulate_get("/ready"), client.simulate_post("/tickets", json={"subject": "x"}),
-                   client.simulate_get("/queue"), client.simulate_get("/tickets/next"),
-                   client.simulate_get("/tickets/abc/status")):
+    for result in (
+        client.simulate_get("/ready"),
+        client.simulate_post("/tickets", json={"subject": "x"}),
+        client.simulate_get("/queue"),
+        client.simulate_get("/tickets/next"),
+        client.simulate_get("/tickets/abc/status"),
+    ):
         assert result.status_code == 503
         assert result.headers["retry-after"] == "1"
         assert set(result.json) == {"error", "detail"}
@@ -236,8 +251,14 @@ def test_metrics_are_prometheus_text(client: testing.TestClient) -> None:
     assert 'mvr_http_requests_total{method="POST",route="/tickets",status="202"}' in result.text
 
 
-PROTECTED = [("GET", "/queue"), ("GET", "/tickets/next"), ("GET", "/tickets/x/status"), ("GET", "/ready"),
-             ("GET", "/metrics"), ("POST", "/tickets")]
+PROTECTED = [
+    ("GET", "/queue"),
+    ("GET", "/tickets/next"),
+    ("GET", "/tickets/x/status"),
+    ("GET", "/ready"),
+    ("GET", "/metrics"),
+    ("POST", "/tickets"),
+]
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
@@ -280,6 +301,13 @@ def test_openapi_document_lists_every_route(client: testing.TestClient) -> None:
     spec = client.simulate_get("/openapi.json").json
 
     assert spec["openapi"].startswith("3.1")
-    assert set(spec["paths"]) == {"/tickets", "/tickets/{ticket_id}/status", "/queue", "/tickets/next",
-                                  "/health", "/ready", "/metrics"}
+    assert set(spec["paths"]) == {
+        "/tickets",
+        "/tickets/{ticket_id}/status",
+        "/queue",
+        "/tickets/next",
+        "/health",
+        "/ready",
+        "/metrics",
+    }
     assert spec["components"]["schemas"]["TicketIn"]["additionalProperties"] is False

@@ -49,7 +49,9 @@ def test_missing_models_fall_back_to_baseline_and_say_why(
     client: testing.TestClient, start_worker, tmp_path: Path
 ) -> None:
     start_worker(MVR_BACKEND="embedding", MVR_MODELS_DIR=str(tmp_path / "no-models"))
-    ticket_id = client.simulate_post("/tickets", json={"body": "Please refund my last payment."}).json["ticket_id"]
+    ticket_id = client.simulate_post("/tickets", json={"body": "Please refund my last payment."}).json[
+        "ticket_id"
+    ]
 
     doc = wait_for_status(_status(client, ticket_id), "completed")
 

@@ -13,7 +13,9 @@ from mvr.store import AsyncTicketStore, TicketStore, connect, connect_async
 
 
 def _decision(score: float = 0.5) -> Decision:
-    return Decision("Legal", {"Billing": 0.1, "Technical": 0.1, "Legal": 0.8}, score, "medium", {"backend": "t"})
+    return Decision(
+        "Legal", {"Billing": 0.1, "Technical": 0.1, "Legal": 0.8}, score, "medium", {"backend": "t"}
+    )
 
 
 @pytest.fixture
@@ -45,7 +47,9 @@ def test_second_claim_while_locked_is_refused_with_time_left(store: TicketStore,
     assert again.state == "locked" and 0 < again.retry_in_ms <= 3000
 
 
-def test_completed_ticket_is_never_claimed_or_completed_again(store: TicketStore, ticket_id: str, rclient) -> None:
+def test_completed_ticket_is_never_claimed_or_completed_again(
+    store: TicketStore, ticket_id: str, rclient
+) -> None:
     claim = store.claim(ticket_id)
     assert store.complete(ticket_id, claim.token, _decision(), alert=False) == "completed"
 
@@ -83,8 +87,9 @@ def test_fail_records_reason_and_leaves_queue(store: TicketStore, ticket_id: str
     assert rclient.zcard(store.keys.processing) == 0
 
 
-def test_alert_is_enqueued_atomically_with_completion(store: TicketStore, ticket_id: str, rclient,
-                                                        settings: Settings) -> None:
+def test_alert_is_enqueued_atomically_with_completion(
+    store: TicketStore, ticket_id: str, rclient, settings: Settings
+) -> None:
     claim = store.claim(ticket_id)
 
     store.complete(ticket_id, claim.token, _decision(0.95), alert=True)
