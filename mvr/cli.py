@@ -122,6 +122,14 @@ def up(host: str, port: int) -> None:
             click.echo("Embedded Redis stopped.")
 
 
+@main.command("slack-test")
+def slack_test() -> None:
+    """Post one test message to SLACK_WEBHOOK_URL and say whether it arrived."""
+    from mvr.slack import slack_test as post_test_message
+
+    sys.exit(post_test_message(_settings()))
+
+
 def _start_children(settings: Settings, host: str, port: int) -> list[subprocess.Popen[bytes]]:
     # Own sessions: a terminal Ctrl-C reaches only `mvr up`, which stops them in order.
     api_process = subprocess.Popen(api_command(settings, host, port), env=_api_env(), start_new_session=True)
