@@ -6,7 +6,11 @@ Every post goes over real HTTP to ``FakeSlack`` on 127.0.0.1.
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +18,8 @@ from mvr import slack
 from mvr.config import Settings
 from mvr.errors import SlackRateLimited, SlackRejected, SlackUnavailable
 from tests.fake_slack import FakeSlack, Reply, fake_slack_fixture  # noqa: F401 (fixture)
+
+ROOT = Path(__file__).resolve().parent.parent
 
 TICKET = {
     "ticket_id": "0123abcd",
@@ -230,3 +236,23 @@ def test_webhook_status_logs_not_set(caplog: pytest.LogCaptureFixture) -> None:
     slack.log_webhook_status(Settings())
 
     assert "Slack webhook: not set" in caplog.text
+
+
+def test_script_for_the_original_workflow(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    # Given only SLACK_WEBHOOK_URL in the environment (run outside the repo: no .env)
+    env = {**os.environ, "SLACK_WEBHOOK_URL": fake_slack.url}
+
+    # When the user runs the old script
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "test_slack_webhook.py")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    # Then it posts once and prints the OK line
+    assert done.returncode == 0, done.stderr
+    assert "OK: Message sent to Slack. Check your channel." in done.stdout
+    assert len(fake_slack.requests) == 1
