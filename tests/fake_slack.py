@@ -86,8 +86,7 @@ class FakeSlack:
     @property
     def url(self) -> str:
         """The webhook URL, shaped like Slack's: ``/services/T…/B…/<secret>``."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/services/TFAKE/BFAKE/{self.secret}"
+        return f"http://127.0.0.1:{self._server.server_port}/services/TFAKE/BFAKE/{self.secret}"
 
     @property
     def requests(self) -> list[Received]:
