@@ -72,7 +72,19 @@ def worker_command(settings: Settings) -> list[str]:
 
 def _api_env() -> dict[str, str]:
     env = dict(os.environ)
-    env.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mvr-metrics-"))
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mvr-api-metrics-"))
+    return env
+
+
+def _worker_env(settings: Settings) -> dict[str, str]:
+    """Environment for `dramatiq`: MVR's and Dramatiq's metrics in one directory, served locally."""
+    env = dict(os.environ)
+    metrics_dir = env.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mvr-worker-metrics-"))
+    env.update(
+        dramatiq_prom_db=metrics_dir,
+        dramatiq_prom_host="127.0.0.1",
+        dramatiq_prom_port=str(settings.worker_metrics_port),
+    )
     return env
 
 
@@ -93,7 +105,7 @@ def worker() -> None:
     settings = _settings()
     _require_redis(settings)
     command = worker_command(settings)
-    os.execv(sys.executable, command)
+    os.execve(sys.executable, command, _worker_env(settings))
 
 
 @main.command()
@@ -133,7 +145,9 @@ def slack_test() -> None:
 def _start_children(settings: Settings, host: str, port: int) -> list[subprocess.Popen[bytes]]:
     # Own sessions: a terminal Ctrl-C reaches only `mvr up`, which stops them in order.
     api_process = subprocess.Popen(api_command(settings, host, port), env=_api_env(), start_new_session=True)
-    worker_process = subprocess.Popen(worker_command(settings), start_new_session=True)
+    worker_process = subprocess.Popen(
+        worker_command(settings), env=_worker_env(settings), start_new_session=True
+    )
     return [api_process, worker_process]
 
 

@@ -78,7 +78,13 @@ class Settings:
     broker_heartbeat_timeout_ms: int = 10_000
     #: Seconds the API waits for Redis before answering 503.
     redis_timeout_s: float = 1.0
-    #: Directory where API worker processes share Prometheus metrics (set by `mvr api`).
+    #: Seconds between sweeps for work that lost its message.
+    sweep_interval_s: float = 30.0
+    #: Seconds a ticket may stay pending (or an alert undelivered) before a sweep re-sends it.
+    sweep_after_s: float = 120.0
+    #: Port of the workers' Prometheus endpoint (`mvr worker`).
+    worker_metrics_port: int = 9191
+    #: Directory where processes share Prometheus metrics (set by `mvr api` / `mvr worker`).
     prometheus_multiproc_dir: str | None = None
     #: Public base URL used in status links of Slack messages.
     public_url: str = "http://127.0.0.1:8000"

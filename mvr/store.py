@@ -125,12 +125,14 @@ class Claim:
             holds it) or ``missing``.
         token: Fencing token of this claim (``claimed`` only).
         text: ``subject``, ``body``, ``description`` (``claimed`` only).
+        created_ts: When the ticket was accepted, in Unix seconds (``claimed`` only).
         retry_in_ms: Time left on another worker's lock (``locked`` only).
     """
 
     state: str
     token: str = ""
     text: tuple[str, str, str] = ("", "", "")
+    created_ts: float = 0.0
     retry_in_ms: int = 0
 
 
@@ -154,6 +156,9 @@ class _Keys:
         self.processing = f"{prefix}processing"
         self.ready = f"{prefix}ready"
         self.fence = f"{prefix}fence"
+        self.alerts_pending = f"{prefix}alerts:pending"
+        self.swept = f"{prefix}swept"
+        self.sweep_lock = f"{prefix}sweep:lock"
 
     def ticket_key(self, ticket_id: str) -> str:
         return f"{self.prefix}ticket:{ticket_id}"
@@ -348,7 +353,9 @@ class TicketStore:
         state = _decode(reply[0])
         if state == "claimed":
             subject, body, description = (_decode(v) for v in reply[2:5])
-            return Claim(state, token=_decode(reply[1]), text=(subject, body, description))
+            return Claim(
+                state, token=_decode(reply[1]), text=(subject, body, description), created_ts=float(reply[5])
+            )
         return Claim(state, retry_in_ms=int(reply[1]) if state == "locked" else 0)
 
     def complete(self, ticket_id: str, token: str, decision: Decision, *, alert: bool) -> str:
@@ -367,7 +374,16 @@ class TicketStore:
             "explanation": json.dumps(decision.explanation),
             "alert": "pending" if alert else "none",
         }
-        args: list[Any] = [token, utc_now_iso(), decision.urgency_score, message_id, message]
+        now = time.time()
+        args: list[Any] = [
+            token,
+            utc_now_iso(now),
+            decision.urgency_score,
+            message_id,
+            message,
+            "1" if alert else "0",
+            now,
+        ]
         for name, value in fields.items():
             args += (name, value)
         with _translate_errors():
@@ -378,6 +394,7 @@ class TicketStore:
                     k.processing,
                     k.ready,
                     *k.queue_keys(ALERT_QUEUE),
+                    k.alerts_pending,
                 ],
                 args=args,
             )
@@ -409,7 +426,38 @@ class TicketStore:
         with _translate_errors(), self.client.pipeline(transaction=True) as pipe:
             pipe.set(self.keys.alerted_key(ticket_id), outcome)
             pipe.hset(self.keys.ticket_key(ticket_id), mapping=fields)
+            pipe.zrem(self.keys.alerts_pending, ticket_id)
             pipe.execute()
+
+    def stranded(self, older_than_s: float) -> tuple[list[str], list[str]]:
+        """Find work that may have lost its message, not re-sent in the last ``older_than_s``.
+
+        Returns:
+            ``(tickets, alerts)``: ids of tickets pending (or processing without a live lock)
+            since before the cutoff, and of completed tickets whose alert is still undelivered.
+        """
+        k = self.keys
+        cutoff = time.time() - older_than_s
+        with _translate_errors():
+            pending = self.client.zrangebyscore(k.pending, "-inf", cutoff)
+            processing = self.client.zrangebyscore(k.processing, "-inf", cutoff)
+            alerts = self.client.zrangebyscore(k.alerts_pending, "-inf", cutoff)
+            unlocked = [t for t in processing if not self.client.exists(k.lock_key(_decode(t)))]
+            self.client.zremrangebyscore(k.swept, "-inf", cutoff)
+            recent = {_decode(t) for t in self.client.zrange(k.swept, 0, -1)}
+        tickets = [t for t in map(_decode, [*pending, *unlocked]) if t not in recent]
+        return tickets, [a for a in map(_decode, alerts) if a not in recent]
+
+    def mark_swept(self, ids: list[str]) -> None:
+        """Remember that messages were re-sent for ``ids`` just now."""
+        if ids:
+            with _translate_errors():
+                self.client.zadd(self.keys.swept, dict.fromkeys(ids, time.time()))
+
+    def take_sweep_turn(self, interval_s: float) -> bool:
+        """Return True for one caller per ``interval_s`` across all workers."""
+        with _translate_errors():
+            return bool(self.client.set(self.keys.sweep_lock, "1", nx=True, ex=max(1, int(interval_s))))
 
     def ticket_fields(self, ticket_id: str) -> dict[str, str]:
         """Return the raw ticket hash (text and decision fields) or raise ``TicketNotFound``."""

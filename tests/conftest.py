@@ -24,6 +24,7 @@ from falcon import testing
 
 from mvr.config import Settings
 from mvr.web.app import create_app
+from tests.fake_slack import fake_slack_fixture  # noqa: F401  (registers the fake_slack fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 CI = os.environ.get("CI") == "true"

@@ -7,8 +7,11 @@ import dramatiq
 
 from mvr.actors.broker import build_broker
 from mvr.actors.runtime import runtime
+from mvr.actors.sweeper import Sweeper
 
-dramatiq.set_broker(build_broker(runtime().settings))
+_settings = runtime().settings
+dramatiq.set_broker(build_broker(_settings))
+dramatiq.get_broker().add_middleware(Sweeper(_settings.sweep_interval_s, _settings.sweep_after_s))
 
 from mvr.actors.alert import alert, alert_exhausted  # noqa: E402
 from mvr.actors.triage import triage, triage_exhausted  # noqa: E402

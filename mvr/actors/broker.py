@@ -18,12 +18,19 @@ MAINTENANCE_CHANCE = 100_000
 
 
 def build_broker(settings: Settings) -> dramatiq.Broker:
-    """Return the broker the workers consume from and the API enqueues to."""
+    """Return the broker the workers consume from (with metrics when `mvr worker` runs them)."""
+    broker: dramatiq.Broker
     if settings.broker_url:
-        return RabbitmqBroker(url=settings.broker_url)
-    return RedisBroker(
-        url=require_url(settings),
-        namespace=settings.broker_namespace,
-        heartbeat_timeout=settings.broker_heartbeat_timeout_ms,
-        maintenance_chance=MAINTENANCE_CHANCE,
-    )
+        broker = RabbitmqBroker(url=settings.broker_url)
+    else:
+        broker = RedisBroker(
+            url=require_url(settings),
+            namespace=settings.broker_namespace,
+            heartbeat_timeout=settings.broker_heartbeat_timeout_ms,
+            maintenance_chance=MAINTENANCE_CHANCE,
+        )
+    if settings.prometheus_multiproc_dir:
+        from dramatiq.middleware.prometheus import Prometheus
+
+        broker.add_middleware(Prometheus())
+    return broker

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import dramatiq
 
+from mvr.actors.alert import alert
+from mvr.actors.metrics import FALLBACKS, TICKETS_FAILED, TICKETS_TRIAGED, TIME_TO_COMPLETED, TRIAGE_SECONDS
 from mvr.actors.runtime import runtime
 from mvr.store import TRIAGE_ACTOR, TRIAGE_QUEUE
 from mvr.ticket import ticket_text
@@ -31,6 +34,7 @@ def triage_exhausted(message: dict, retry_info: dict) -> None:
     ticket_id = message["args"][0]
     reason = f"triage failed after {retry_info.get('retries', '?')} attempts"
     if runtime().store.fail(ticket_id, reason):
+        TICKETS_FAILED.inc()
         logger.error("Triage gave up ticket_id=%s.", ticket_id, extra={"ticket_id": ticket_id})
 
 
@@ -49,13 +53,18 @@ def triage(ticket_id: str) -> None:
     if claim.state == "locked":
         raise dramatiq.Retry(f"ticket {ticket_id} is held by another worker", delay=claim.retry_in_ms + 100)
     if claim.state != "claimed":
+        TICKETS_TRIAGED.labels(claim.state).inc()
         logger.info(
             "Triage skipped ticket_id=%s state=%s.", ticket_id, claim.state, extra={"ticket_id": ticket_id}
         )
         return
+    started = time.monotonic()
     decision = rt.engine.decide(ticket_text(*claim.text))
-    alert = decision.urgency_score > rt.settings.urgency_webhook_threshold
-    outcome = rt.store.complete(ticket_id, claim.token, decision, alert=alert)
+    wants_alert = decision.urgency_score > rt.settings.urgency_webhook_threshold
+    outcome = rt.store.complete(ticket_id, claim.token, decision, alert=wants_alert)
+    if outcome == "completed" and wants_alert and rt.settings.broker_url:
+        alert.send(ticket_id)  # on Redis, complete.lua enqueued it atomically
+    _record(outcome, decision.explanation.get("fallback", False), started, claim.created_ts)
     logger.info(
         "Triage %s ticket_id=%s category=%s S=%.2f.",
         outcome,
@@ -64,3 +73,12 @@ def triage(ticket_id: str) -> None:
         decision.urgency_score,
         extra={"ticket_id": ticket_id},
     )
+
+
+def _record(outcome: str, fallback: bool, started: float, created_ts: float) -> None:
+    TICKETS_TRIAGED.labels(outcome).inc()
+    if outcome == "completed":
+        TRIAGE_SECONDS.observe(time.monotonic() - started)
+        TIME_TO_COMPLETED.observe(max(0.0, time.time() - created_ts))
+        if fallback:
+            FALLBACKS.inc()

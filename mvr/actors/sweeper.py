@@ -1,0 +1,63 @@
+"""Sweeper: re-send messages for work that lost them.
+
+A ticket can be stored without a live message, e.g. when RabbitMQ refused the
+publish after Redis had the ticket, or a Redis failover lost a queue write. Each
+worker runs a sweeper thread; one of them per ``interval_s`` (a Redis lock) re-sends
+triage for tickets pending (or processing without a lock) for longer than
+``after_s``, and alerts still undelivered. Duplicates are harmless: claim and
+``begin_alert`` turn them into no-ops.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import dramatiq
+
+from mvr.actors.runtime import runtime
+from mvr.errors import StoreUnavailable
+
+__all__ = ["Sweeper"]
+
+logger = logging.getLogger(__name__)
+
+
+class Sweeper(dramatiq.Middleware):
+    """Run the sweep loop in a daemon thread of every worker process."""
+
+    def __init__(self, interval_s: float, after_s: float) -> None:
+        self.interval_s = interval_s
+        self.after_s = after_s
+        self._stopping = threading.Event()
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        threading.Thread(target=self._loop, name="mvr-sweeper", daemon=True).start()
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self._stopping.set()
+
+    def _loop(self) -> None:
+        while not self._stopping.wait(self.interval_s):
+            try:
+                self.sweep()
+            except StoreUnavailable as ex:
+                logger.warning("Sweep skipped: %s.", ex)
+
+    def sweep(self) -> int:
+        """Re-send stranded work if it is this worker's turn; return how many messages were sent."""
+        from mvr.actors.alert import alert
+        from mvr.actors.triage import triage
+
+        store = runtime().store
+        if not store.take_sweep_turn(self.interval_s):
+            return 0
+        tickets, alerts = store.stranded(self.after_s)
+        for ticket_id in tickets:
+            triage.send(ticket_id)
+        for ticket_id in alerts:
+            alert.send(ticket_id)
+        store.mark_swept(tickets + alerts)
+        if tickets or alerts:
+            logger.warning("Sweep re-sent triage=%d alerts=%d.", len(tickets), len(alerts))
+        return len(tickets) + len(alerts)
