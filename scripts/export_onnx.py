@@ -69,8 +69,19 @@ UNCOMMITTED = (FP32_MODEL,)
 #: Output file names of the classifier tasks.
 CLASSIFIER_FP32 = "model.onnx"
 CLASSIFIER_INT8 = "model-int8.onnx"
-#: Settings of ``onnxruntime.quantization.quantize_dynamic`` (chosen by parity and speed).
-QUANTIZATION = {"method": "dynamic", "weight_type": "QInt8", "per_channel": True, "reduce_range": False}
+#: Settings of ``onnxruntime.quantization.quantize_dynamic``, chosen by parity and speed: the
+#: feed-forward down-projections of layers 0 and 1 stay fp32 (their inputs have activation
+#: outliers that per-tensor uint8 activations clip), which lifts the mean cosine on short texts
+#: from 0.990 to 0.993 for about 8% more latency.
+QUANTIZATION = {
+    "method": "dynamic",
+    "weight_type": "QInt8",
+    "per_channel": True,
+    "reduce_range": False,
+    "nodes_to_exclude": ["/encoder/layer.0/output/dense/MatMul", "/encoder/layer.1/output/dense/MatMul"],
+}
+#: The same settings for the classifiers of the NLI backend, with nothing excluded.
+CLASSIFIER_QUANTIZATION = {key: value for key, value in QUANTIZATION.items() if key != "nodes_to_exclude"}
 #: Texts that pin parity without any data file; a mix of lengths, topics and tones.
 SAMPLE_TEXTS = (
     "I was charged twice for my subscription this month, please refund the duplicate payment.",
@@ -170,20 +181,24 @@ def export_encoder(
         The manifest that was written.
     """
     out.mkdir(parents=True, exist_ok=True)
-    source = source_model_dir()
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = optimum_export(source, Path(tmp), task="feature-extraction", opset=opset)
-        model = add_pooling(onnx.load(str(raw)), opset=opset)
-    _save(model, out / FP32_MODEL)
+    build_fp32(out / FP32_MODEL, opset=opset)
     if quantize:
-        quantize_model(out / FP32_MODEL, out / INT8_MODEL)
-    write_tokenizer(source / TOKENIZER, out / TOKENIZER)
+        quantize_model(out / FP32_MODEL, out / INT8_MODEL, nodes_to_exclude=QUANTIZATION["nodes_to_exclude"])
+    write_tokenizer(source_model_dir() / TOKENIZER, out / TOKENIZER)
     texts = parity_texts(parity_csv)
     models = [out / FP32_MODEL] + ([out / INT8_MODEL] if quantize else [])
     parity = encoder_parity(models, out / TOKENIZER, texts)
     manifest = _encoder_manifest(opset, quantize, command, parity, parity_csv)
     write_manifest(out, manifest)
     return manifest
+
+
+def build_fp32(path: Path, *, opset: int = DEFAULT_OPSET) -> None:
+    """Export the encoder with optimum, add pooling and normalisation, and save it to ``path``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = optimum_export(source_model_dir(), Path(tmp), task="feature-extraction", opset=opset)
+        model = add_pooling(onnx.load(str(raw)), opset=opset)
+    _save(model, path)
 
 
 def optimum_export(model_dir: Path, work: Path, *, task: str, opset: int) -> Path:
@@ -280,8 +295,14 @@ def _save(model: onnx.ModelProto, path: Path) -> None:
     onnx.save_model(model, str(path), save_as_external_data=False)
 
 
-def quantize_model(fp32: Path, int8: Path) -> None:
-    """Dynamically quantise ``fp32`` to ``int8`` with the settings in ``QUANTIZATION``."""
+def quantize_model(fp32: Path, int8: Path, *, nodes_to_exclude: Sequence[str] = ()) -> None:
+    """Dynamically quantise ``fp32`` to ``int8`` with the settings in ``QUANTIZATION``.
+
+    Args:
+        fp32: The float model.
+        int8: Where to write the quantised model.
+        nodes_to_exclude: Names of nodes to keep in fp32.
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(
@@ -290,6 +311,7 @@ def quantize_model(fp32: Path, int8: Path) -> None:
         weight_type=getattr(QuantType, QUANTIZATION["weight_type"]),
         per_channel=QUANTIZATION["per_channel"],
         reduce_range=QUANTIZATION["reduce_range"],
+        nodes_to_exclude=list(nodes_to_exclude),
     )
 
 
@@ -427,7 +449,7 @@ def export_classifier(
         },
         "labels": config.get("id2label"),
         "max_length": MAX_LENGTH,
-        "export": _export_info(command, opset, quantize),
+        "export": _export_info(command, opset, CLASSIFIER_QUANTIZATION if quantize else None),
     }
     write_manifest(out, manifest)
     return manifest
@@ -463,7 +485,7 @@ def _encoder_manifest(
         "pooling": "attention-mask weighted mean, then L2 normalisation (in the graph)",
         "max_length": MAX_LENGTH,
         "dimension": DIMENSION,
-        "export": _export_info(command, opset, quantize),
+        "export": _export_info(command, opset, QUANTIZATION if quantize else None),
         "parity": parity,
         "notes": [
             "token_type_ids is not an input: the graph feeds zeros shaped like input_ids to BERT "
@@ -474,18 +496,20 @@ def _encoder_manifest(
             "Re-running the export with the pinned versions (the 'export' extra) reproduces "
             f"{INT8_MODEL}, {FP32_MODEL} and {TOKENIZER} bit for bit; only this manifest's command "
             "and parity lines depend on the arguments.",
-            "Quantisation: per-channel QInt8 weights beat per-tensor QInt8 (mean cosine 0.959) and "
-            "QUInt8 on parity; all MatMul and Gather weights are int8.",
+            "Quantisation: per-channel QInt8 weights; per-tensor QInt8 gave mean cosine 0.959 and QUInt8 "
+            "was no better. Keeping the FFN down-projection MatMuls of layers 0 and 1 in fp32 raised the "
+            "mean cosine from 0.9933 to 0.9952 on tickets and from 0.9900 to 0.9930 on short test "
+            "texts, for about 8% more latency (excluding all six cost about 36%).",
         ],
     }
 
 
-def _export_info(command: str, opset: int, quantize: bool) -> dict[str, Any]:
+def _export_info(command: str, opset: int, quantization: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "command": command,
         "opset": opset,
         "exporter": "optimum.exporters.onnx.main_export (TorchScript exporter)",
-        "quantization": QUANTIZATION if quantize else None,
+        "quantization": quantization,
         "versions": {
             name: _version(name)
             for name in (

@@ -83,7 +83,10 @@ class NliBackend:
             return []
         scores = self.category_scores(texts)
         p_negative = self.p_negative(texts)
-        return [self._decision(text, row, float(p)) for text, row, p in zip(texts, scores, p_negative, strict=True)]
+        return [
+            self._decision(text, row, float(p))
+            for text, row, p in zip(texts, scores, p_negative, strict=True)
+        ]
 
     def category_scores(self, texts: Sequence[str]) -> np.ndarray:
         """Return P(category) [n, categories]: softmax of entailment logits across categories."""
@@ -129,22 +132,26 @@ class _Classifier:
         model_file = next((name for name in MODEL_FILES if (directory / name).is_file()), MODEL_FILES[-1])
         for name in (model_file, TOKENIZER, CONFIG, "manifest.json"):
             if not (directory / name).is_file():
-                raise InferenceFailed(f"NLI backend model files missing: {directory / name} "
-                                      "(export it with scripts/export_onnx.py --task zero-shot|sentiment)")
+                raise InferenceFailed(
+                    f"NLI backend model files missing: {directory / name} "
+                    "(export it with scripts/export_onnx.py --task zero-shot|sentiment)"
+                )
         manifest = Manifest.load(directory)
         sha = manifest.verify(model_file)
         manifest.verify(TOKENIZER)
         config = _read_json(directory / CONFIG)
         try:
-            session = ort.InferenceSession(str(directory / model_file), _session_options(threads),
-                                           providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(
+                str(directory / model_file), _session_options(threads), providers=["CPUExecutionProvider"]
+            )
             tokenizer = Tokenizer.from_file(str(directory / TOKENIZER))
         except Exception as ex:  # ORT raises its own untyped errors for bad files.
             raise InferenceFailed(f"cannot load {directory / model_file}: {ex}") from ex
         _configure(tokenizer, int(config.get("pad_token_id") or 0))
         source = manifest.data.get("source", {})
-        return cls(directory, str(source.get("name") or directory.name), sha[:8], _labels(config),
-                   session, tokenizer)
+        return cls(
+            directory, str(source.get("name") or directory.name), sha[:8], _labels(config), session, tokenizer
+        )
 
     def label_index(self, fragment: str) -> int | None:
         """Return the index of the first label containing ``fragment`` (any case), or None."""
@@ -156,8 +163,10 @@ class _Classifier:
         Raises:
             InferenceFailed: ONNX Runtime failed.
         """
-        rows = [self._run(inputs[i : i + DEFAULT_BATCH_SEQUENCES])
-                for i in range(0, len(inputs), DEFAULT_BATCH_SEQUENCES)]
+        rows = [
+            self._run(inputs[i : i + DEFAULT_BATCH_SEQUENCES])
+            for i in range(0, len(inputs), DEFAULT_BATCH_SEQUENCES)
+        ]
         return np.concatenate(rows).astype(np.float64)
 
     def _run(self, batch: list[Any]) -> np.ndarray:
