@@ -1,0 +1,99 @@
+"""The benchmarks run in quick mode and print one well-formed JSON object (their speed is not checked)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from numbers import Real
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+#: Seconds a quick benchmark may take here (the machine may be shared; quick aims at < 60 s).
+QUICK_TIMEOUT_S = 240
+
+
+def run_quick(name: str, *extra: str) -> dict:
+    """Run ``benchmarks/<name>.py --quick --json`` and return the JSON object it printed."""
+    script = ROOT / "benchmarks" / f"{name}.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--quick", "--json", *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=QUICK_TIMEOUT_S,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one JSON line on stdout, got: {done.stdout[:2000]}"
+    return json.loads(lines[0])
+
+
+def assert_machine(result: dict) -> None:
+    machine = result["machine"]
+    assert isinstance(machine["cores"], int) and machine["cores"] >= 1
+    assert isinstance(machine["cpu_model"], str)
+    assert isinstance(machine["cpu_flags"], list)
+    assert isinstance(machine["versions"], dict) and machine["versions"]["python"]
+
+
+def assert_latency(summary: dict) -> None:
+    assert summary["n"] > 0
+    for key in ("p50_ms", "p95_ms", "p99_ms"):
+        assert isinstance(summary[key], Real) and summary[key] >= 0
+    assert summary["p50_ms"] <= summary["p99_ms"]
+
+
+def assert_bools(acceptance: dict) -> None:
+    assert acceptance and all(isinstance(v, bool) for v in acceptance.values())
+
+
+def test_intake_benchmark_prints_peaks_cpu_ratios_and_redis_calls() -> None:
+    result = run_quick("bench_intake")
+
+    assert result["benchmark"] == "intake" and result["quick"] is True
+    assert_machine(result)
+    for name in ("bare", "floor", "seed", "mvr"):
+        peak, fixed = result["peak"][name], result["fixed"][name]
+        assert peak["requests"] > 0 and isinstance(peak["failures"], int)
+        assert isinstance(peak["generator_bound"], bool)
+        assert peak["rps"] > 0 and peak["locust_cpu_cores"] >= 0
+        assert fixed["server_cpu_us_per_request"] > 0
+    for group in ("cpu_per_request", "peak_rps"):
+        assert set(result["ratios"][group]) == {"mvr_vs_seed", "mvr_vs_floor", "mvr_vs_bare"}
+        assert all(v > 0 for v in result["ratios"][group].values())
+    assert result["redis_calls_per_ticket"] > 0
+    assert result["redis_top_level_commands"]
+    assert result["mvr_at_80pct_peak"]["p99_ms"] >= 0
+    assert_bools(result["acceptance"])
+
+
+def test_e2e_benchmark_prints_throughputs_efficiency_latency_and_rss() -> None:
+    result = run_quick("bench_e2e", "--tickets", "100", "--stream-s", "3")
+
+    assert result["benchmark"] == "e2e"
+    assert_machine(result)
+    assert result["tickets"] == 100
+    assert result["worker_tickets_per_s"] > 0 and result["engine"]["tickets_per_s"] > 0
+    assert result["pipeline_efficiency"] > 0
+    assert result["backend"] in ("embedding", "baseline", "nli")
+    assert_latency(result["stream_at_50pct"])
+    assert all(mb > 0 for mb in result["rss"]["api_workers_mb"])
+    assert all(mb > 0 for mb in result["rss"]["worker_processes_mb"])
+    assert_bools(result["acceptance"])
+
+
+def test_queue_benchmark_prints_latency_at_both_sizes() -> None:
+    result = run_quick("bench_queue", "--requests", "100")
+
+    assert result["benchmark"] == "queue"
+    assert_machine(result)
+    for size in ("1000", "100000"):
+        for route in ("queue_top", "queue_deep", "next"):
+            assert_latency(result["sizes"][size][route])
+    assert all(v > 0 for v in result["ratios"].values())
+    assert_bools(result["acceptance"])
