@@ -410,10 +410,27 @@ class TicketStore:
             )
         return bool(done)
 
-    def begin_alert(self, ticket_id: str, hold_ms: int) -> bool:
-        """Reserve the right to send a ticket's alert; False if it was sent or is being sent."""
+    def begin_alert(self, ticket_id: str, hold_ms: int) -> str:
+        """Reserve the right to post a ticket's alert.
+
+        Returns:
+            ``reserved`` (post it now), ``held`` (another delivery is posting, ask again
+            later), ``final`` (already finished) or ``abandoned`` (a delivery reserved it
+            more than ``hold_ms`` ago and never finished: its worker died mid-post, so
+            whether Slack got the message is unknown).
+        """
+        key = self.keys.alerted_key(ticket_id)
+        now_ms = int(time.time() * 1000)
         with _translate_errors():
-            return bool(self.client.set(self.keys.alerted_key(ticket_id), "sending", nx=True, px=hold_ms))
+            if self.client.set(key, f"sending:{now_ms}", nx=True):
+                return "reserved"
+            value = self.client.get(key)
+        if value is None:
+            return "held"
+        state, _, since_ms = _decode(value).partition(":")
+        if state != "sending":
+            return "final"
+        return "abandoned" if now_ms - int(since_ms) > hold_ms else "held"
 
     def release_alert(self, ticket_id: str) -> None:
         """Give up an alert reservation so that a retry may send it."""

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["AlertOutcome", "TicketStatus", "ticket_text"]
+__all__ = ["UNKNOWN_DELIVERY", "AlertOutcome", "TicketStatus", "ticket_text"]
+
+#: ``alert_reason`` when a worker died while posting: Slack may or may not have the
+#: message, and posting again could send it twice, so MVR does not.
+UNKNOWN_DELIVERY = "delivery unknown: a worker stopped while posting; not re-sent to avoid a duplicate"
 
 
 class TicketStatus(StrEnum):

@@ -100,9 +100,12 @@ class Processes:
         self.started: list[subprocess.Popen[bytes]] = []
 
     def start(self, args: list[str], env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
+        """Start ``args`` in its own process group (so its children stop with it)."""
         log = open(self._tmp_path / f"{name}-{len(self.started)}.log", "wb")  # noqa: SIM115
         full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
-        process = subprocess.Popen(args, env=full_env, cwd=self._tmp_path, stdout=log, stderr=log)
+        process = subprocess.Popen(
+            args, env=full_env, cwd=self._tmp_path, stdout=log, stderr=log, start_new_session=True
+        )
         self.started.append(process)
         return process
 
@@ -110,17 +113,27 @@ class Processes:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self._tmp_path.glob(f"{name}-*.log")))
 
     def stop(self, process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+        """Signal the process group we started; SIGKILL it if it outlives 20 s."""
         if process.poll() is None:
-            process.send_signal(sig)
+            os.killpg(process.pid, sig)
             try:
                 process.wait(20)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        _reap_group(process.pid)
 
     def stop_all(self) -> None:
         for process in reversed(self.started):
             self.stop(process)
+
+
+def _reap_group(pgid: int) -> None:
+    """Kill what is left of a process group we started (e.g. orphans of a killed parent)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 @pytest.fixture

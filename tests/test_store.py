@@ -96,3 +96,16 @@ def test_alert_is_enqueued_atomically_with_completion(
 
     assert rclient.llen(f"{settings.broker_namespace}:alerts") == 1
     assert store.status(ticket_id)["alert"] == "pending"
+
+
+def test_alert_reservation_is_exclusive_then_final_or_abandoned(store: TicketStore, ticket_id: str) -> None:
+    assert store.begin_alert(ticket_id, hold_ms=60_000) == "reserved"
+    assert store.begin_alert(ticket_id, hold_ms=60_000) == "held"
+    time.sleep(0.05)
+    assert store.begin_alert(ticket_id, hold_ms=10) == "abandoned"
+
+    store.finish_alert(ticket_id, "sent")
+
+    assert store.begin_alert(ticket_id, hold_ms=10) == "final"
+    store.release_alert(ticket_id)
+    assert store.begin_alert(ticket_id, hold_ms=10) == "reserved"

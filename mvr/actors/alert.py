@@ -9,8 +9,10 @@ threshold, so Slack trouble never delays triage. Dramatiq delivers at least once
 - otherwise post, then record the outcome for good (``finish_alert``), or give the
   reservation back (``release_alert``) before a retry.
 
-A worker killed between Slack's ``ok`` and ``finish_alert`` leaves a reservation that
-expires after ``HOLD_MS``; that alert is posted again (the only duplicate window).
+A worker killed while posting leaves a reservation that nobody finishes. Slack may
+or may not have received that message, so after ``HOLD_MS`` a redelivery records
+``alert: failed`` with ``UNKNOWN_DELIVERY`` instead of posting again: MVR never sends
+an alert twice, at the price of possibly missing one when a worker dies mid-post.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from mvr import slack
 from mvr.actors.runtime import runtime
 from mvr.errors import SlackRateLimited, SlackRejected, SlackUnavailable, TicketNotFound
 from mvr.store import ALERT_ACTOR, ALERT_QUEUE
-from mvr.ticket import AlertOutcome
+from mvr.ticket import UNKNOWN_DELIVERY, AlertOutcome
 
 if TYPE_CHECKING:
     from mvr.config import Settings
@@ -112,8 +114,18 @@ def alert(ticket_id: str) -> None:
     ticket = _unfinished_ticket(rt.store, ticket_id)
     if ticket is None:
         return
-    if not rt.store.begin_alert(ticket_id, HOLD_MS):
+    reservation = rt.store.begin_alert(ticket_id, HOLD_MS)
+    if reservation == "held":
         raise dramatiq.Retry(f"alert of ticket {ticket_id} is being sent", delay=HELD_RETRY_MS)
+    if reservation == "abandoned":
+        _finish(rt.store, ticket_id, AlertOutcome.FAILED, UNKNOWN_DELIVERY)
+        logger.warning(
+            "Alert not re-sent ticket_id=%s: %s.", ticket_id, UNKNOWN_DELIVERY, extra={"ticket_id": ticket_id}
+        )
+        return
+    if reservation == "final":
+        ALERTS.labels("duplicate").inc()
+        return
     url = rt.settings.slack_webhook_url
     if url:
         _send(rt.store, url, ticket, rt.settings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import falcon.asgi
 
 from mvr.config import Settings, load_settings
@@ -22,6 +24,15 @@ from mvr.web.resources import (
 __all__ = ["create_app"]
 
 
+def _triage_sender(settings: Settings) -> Callable[[str], Awaitable[None]] | None:
+    """Return the RabbitMQ publisher when MVR_BROKER_URL is set (Redis enqueues in accept.lua)."""
+    if not settings.broker_url:
+        return None
+    from mvr.web.enqueue import RabbitSender
+
+    return RabbitSender(settings.broker_url).send_triage
+
+
 def create_app(settings: Settings | None = None) -> falcon.asgi.App:
     """Build the API for ``settings`` (default: from the environment)."""
     settings = settings or load_settings()
@@ -32,7 +43,7 @@ def create_app(settings: Settings | None = None) -> falcon.asgi.App:
     app.req_options.strip_url_path_trailing_slash = True
     install_error_handlers(app)
     store = AsyncTicketStore(connect_async(settings), settings)
-    app.add_route("/tickets", TicketsResource(store))
+    app.add_route("/tickets", TicketsResource(store, _triage_sender(settings)))
     app.add_route("/tickets/next", NextTicketResource(store))
     app.add_route("/tickets/{ticket_id}/status", TicketStatusResource(store))
     app.add_route("/queue", QueueResource(store))

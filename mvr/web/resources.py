@@ -11,6 +11,8 @@ from mvr.web.metrics import TICKETS_ACCEPTED
 from mvr.web.schemas import MAX_REQUEST_BYTES, parse_ticket
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from falcon.asgi import Request, Response
 
     from mvr.store import AsyncTicketStore
@@ -37,10 +39,18 @@ def _send_json(resp: Response, payload: object, status: str = falcon.HTTP_200) -
 
 
 class TicketsResource:
-    """POST /tickets: validate, store and enqueue a ticket in one Redis call."""
+    """POST /tickets: validate, store and enqueue a ticket in one Redis call.
 
-    def __init__(self, store: AsyncTicketStore) -> None:
+    Args:
+        store: The ticket store.
+        send_triage: Publishes the triage message when the broker is not Redis.
+    """
+
+    def __init__(
+        self, store: AsyncTicketStore, send_triage: Callable[[str], Awaitable[None]] | None = None
+    ) -> None:
         self._store = store
+        self._send_triage = send_triage
 
     async def on_post(self, req: Request, resp: Response) -> None:
         _require_json(req)
@@ -48,6 +58,8 @@ class TicketsResource:
         ticket_id, created = await self._store.accept(fields, req.get_header("Idempotency-Key"))
         if created:
             TICKETS_ACCEPTED.inc()
+            if self._send_triage is not None:
+                await self._send_triage(ticket_id)
         status_url = f"/tickets/{ticket_id}/status"
         resp.set_header("Location", status_url)
         _send_json(
