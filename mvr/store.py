@@ -439,10 +439,12 @@ class TicketStore:
 
     def finish_alert(self, ticket_id: str, outcome: str, reason: str = "") -> None:
         """Record an alert's final outcome (``sent``, ``mock`` or ``failed``) for good."""
-        fields = {"alert": outcome, **({"alert_reason": reason} if reason else {})}
+        ticket_key = self.keys.ticket_key(ticket_id)
         with _translate_errors(), self.client.pipeline(transaction=True) as pipe:
             pipe.set(self.keys.alerted_key(ticket_id), outcome)
-            pipe.hset(self.keys.ticket_key(ticket_id), mapping=fields)
+            pipe.hset(ticket_key, "alert", outcome)
+            if reason:
+                pipe.hset(ticket_key, "alert_reason", reason)
             pipe.zrem(self.keys.alerts_pending, ticket_id)
             pipe.execute()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import falcon.asgi
 
@@ -36,7 +37,7 @@ def _triage_sender(settings: Settings) -> Callable[[str], Awaitable[None]] | Non
 def create_app(settings: Settings | None = None) -> falcon.asgi.App:
     """Build the API for ``settings`` (default: from the environment)."""
     settings = settings or load_settings()
-    middleware: list[object] = [MetricsMiddleware()]
+    middleware: list[Any] = [MetricsMiddleware()]
     if settings.api_key:
         middleware.append(ApiKeyMiddleware(settings.api_key))
     app = falcon.asgi.App(middleware=middleware)

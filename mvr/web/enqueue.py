@@ -30,7 +30,7 @@ class RabbitSender:
 
     async def send_triage(self, ticket_id: str) -> None:
         """Publish ``triage(ticket_id)``; log (not raise) a failure: the sweeper re-sends."""
-        message = Message(
+        message: Message[None] = Message(
             queue_name=TRIAGE_QUEUE, actor_name=TRIAGE_ACTOR, args=(ticket_id,), kwargs={}, options={}
         )
         try:
