@@ -81,7 +81,8 @@ def batcher_factory() -> Iterator:
 def _assert_own_results(results: np.ndarray, references: np.ndarray) -> None:
     similarity = results @ references.T
     assert list(similarity.argmax(axis=1)) == list(range(len(references)))
-    assert np.all(np.diag(similarity) > 0.98)
+    # int8 dynamic quantisation scales activations per batch, so batch-mates nudge results a little.
+    assert np.all(np.diag(similarity) > 0.95)
 
 
 def test_each_concurrent_caller_gets_its_own_texts_embedding(encoder, references, batcher_factory) -> None:
@@ -109,7 +110,7 @@ def test_many_threads_many_requests_all_answered_correctly(encoder, references, 
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(lambda i: (i, batcher.submit(TEXTS[i])), jobs))
     for i, vector in results:
-        assert float(vector @ references[i]) > 0.98
+        assert float(vector @ references[i]) > 0.95
         assert int(np.argmax(references @ vector)) == i
 
 
@@ -132,7 +133,7 @@ def test_flushes_at_max_batch_without_waiting(encoder, batcher_factory) -> None:
 
 def test_flushes_at_token_budget(encoder, batcher_factory) -> None:
     # Given texts of one token length and a budget of two such texts
-    texts = ["alpha beta gamma", "delta epsilon zeta", "eta theta iota", "kappa lambda mu"]
+    texts = ["red car", "blue sky", "green tea", "old map"]
     lengths = encoder.token_lengths(texts)
     assert len(set(lengths)) == 1
     probe = _Probe(encoder)
