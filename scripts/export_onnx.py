@@ -73,7 +73,7 @@ CLASSIFIER_INT8 = "model-int8.onnx"
 #: feed-forward down-projections of layers 0 and 1 stay fp32 (their inputs have activation
 #: outliers that per-tensor uint8 activations clip), which lifts the mean cosine on short texts
 #: from 0.990 to 0.993 for about 8% more latency.
-QUANTIZATION = {
+QUANTIZATION: dict[str, Any] = {
     "method": "dynamic",
     "weight_type": "QInt8",
     "per_channel": True,
@@ -81,7 +81,9 @@ QUANTIZATION = {
     "nodes_to_exclude": ["/encoder/layer.0/output/dense/MatMul", "/encoder/layer.1/output/dense/MatMul"],
 }
 #: The same settings for the classifiers of the NLI backend, with nothing excluded.
-CLASSIFIER_QUANTIZATION = {key: value for key, value in QUANTIZATION.items() if key != "nodes_to_exclude"}
+CLASSIFIER_QUANTIZATION: dict[str, Any] = {
+    key: value for key, value in QUANTIZATION.items() if key != "nodes_to_exclude"
+}
 #: Texts that pin parity without any data file; a mix of lengths, topics and tones.
 SAMPLE_TEXTS = (
     "I was charged twice for my subscription this month, please refund the duplicate payment.",

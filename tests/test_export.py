@@ -72,6 +72,7 @@ TEXTS = [
 
 def _script() -> ModuleType:
     spec = importlib.util.spec_from_file_location("export_onnx", SCRIPT)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["export_onnx"] = module
     spec.loader.exec_module(module)

@@ -30,6 +30,7 @@ TEXTS = [
 
 def _script() -> ModuleType:
     spec = importlib.util.spec_from_file_location("export_onnx", SCRIPT)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["export_onnx"] = module
     spec.loader.exec_module(module)
@@ -147,7 +148,7 @@ def test_backend_decides_with_the_nli_format(exported: dict[str, Path]) -> None:
     for decision in decisions:
         assert set(decision.scores) == {c.name for c in categories}
         assert sum(decision.scores.values()) == pytest.approx(1.0)
-        assert decision.category == max(decision.scores, key=decision.scores.get)
+        assert decision.category == max(decision.scores, key=lambda name: decision.scores[name])
         assert 0.0 <= decision.urgency_score <= 1.0
         explanation = decision.explanation
         assert (explanation["backend"], explanation["fallback"], explanation["fallback_reason"]) == (
