@@ -186,6 +186,8 @@ def export_encoder(
     build_fp32(out / FP32_MODEL, opset=opset)
     if quantize:
         quantize_model(out / FP32_MODEL, out / INT8_MODEL, nodes_to_exclude=QUANTIZATION["nodes_to_exclude"])
+    else:
+        _remove_stale(out / INT8_MODEL)
     write_tokenizer(source_model_dir() / TOKENIZER, out / TOKENIZER)
     texts = parity_texts(parity_csv)
     models = [out / FP32_MODEL] + ([out / INT8_MODEL] if quantize else [])
@@ -317,6 +319,14 @@ def quantize_model(fp32: Path, int8: Path, *, nodes_to_exclude: Sequence[str] = 
     )
 
 
+def _remove_stale(int8: Path) -> None:
+    # An int8 model from an earlier export would no longer match the new fp32 one, and runtimes
+    # prefer int8: drop it rather than let the manifest vouch for a stale model.
+    if int8.exists():
+        print(f"Removing {int8}: it came from an earlier export.", file=sys.stderr)
+        int8.unlink()
+
+
 def write_tokenizer(source: Path, target: Path) -> None:
     """Copy the tokenizer with truncation at ``MAX_LENGTH`` tokens and no padding.
 
@@ -440,6 +450,8 @@ def export_classifier(
             shutil.copyfile(item, target)
     if quantize:
         quantize_model(out / CLASSIFIER_FP32, out / CLASSIFIER_INT8)
+    else:
+        _remove_stale(out / CLASSIFIER_INT8)
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     manifest = {
         "task": task,

@@ -184,3 +184,20 @@ def test_backend_scores_are_softmax_of_entailment_logits(exported: dict[str, Pat
 def test_backend_without_exported_models_fails_clearly(tmp_path: Path) -> None:
     with pytest.raises(InferenceFailed, match="model files missing"):
         NliBackend(tmp_path, load_categories())
+
+
+def test_no_quantize_export_removes_a_stale_int8_model(exported: dict[str, Path], tmp_path: Path) -> None:
+    # Given an output dir holding an int8 model from an earlier export
+    out = tmp_path / "sentiment"
+    out.mkdir()
+    (out / "model-int8.onnx").write_bytes(b"stale")
+
+    # When the sentiment model is exported without quantisation
+    _script().main(
+        ["--task", "sentiment", "--model", str(exported["sentiment"]), "--out", str(out), "--no-quantize"]
+    )
+
+    # Then only the fresh fp32 model is left and listed
+    files = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["files"]
+    assert not (out / "model-int8.onnx").exists()
+    assert "model.onnx" in files and "model-int8.onnx" not in files
