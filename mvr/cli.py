@@ -175,3 +175,214 @@ def _stop_all(children: Sequence[subprocess.Popen[bytes]]) -> None:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+
+
+# Models: classify, eval, fit (workers' inference code, imported only when these commands run) ------
+
+
+import json  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
+from mvr.config import BACKENDS  # noqa: E402
+
+if TYPE_CHECKING:
+    from mvr.inference.engine import Engine
+
+#: Deterministic halves of a CSV file (by SHA-256 of each row's text), for fit-on-one, eval-on-other.
+_SPLITS = ("half-a", "half-b")
+
+
+def _engine(backend: str | None, head: Path | None = None, *, strict: bool = False) -> Engine:
+    """Build the inference engine; with ``strict``, a baseline fallback is an error, not an answer."""
+    from dataclasses import replace
+
+    from mvr.inference.engine import Engine
+
+    settings = _settings()
+    if backend is not None:
+        settings = replace(settings, backend=backend)
+    if head is not None:
+        settings = replace(settings, category_head=head)
+    engine = Engine.from_settings(settings)
+    if strict and engine.fallback_reason is not None:
+        engine.close()
+        raise click.ClickException(f"{settings.backend} backend unavailable: {engine.fallback_reason}")
+    return engine
+
+
+class _ProgressBar:
+    """A click progress bar on stderr, opened on the first ``(done_now, total)`` report."""
+
+    def __init__(self, label: str) -> None:
+        self._label = label
+        self._bar: Any = None
+
+    def __call__(self, done_now: int, total: int) -> None:
+        if self._bar is None:
+            self._bar = click.progressbar(length=total, label=self._label, file=sys.stderr)
+            self._bar.__enter__()
+        self._bar.update(done_now)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+
+def _run_with_bar(label: str, run: Callable[[_ProgressBar], dict[str, Any]]) -> dict[str, Any]:
+    bar = _ProgressBar(label)
+    try:
+        return run(bar)
+    finally:
+        bar.close()
+
+
+@main.command()
+@click.argument("text")
+@click.option("--backend", type=click.Choice(BACKENDS), help="Override MVR_BACKEND.")
+def classify(text: str, backend: str | None) -> None:
+    """Print the decision (category, urgency S, explanation) for TEXT as JSON."""
+    engine = _engine(backend)
+    try:
+        click.echo(json.dumps(engine.decide(text).to_dict(), indent=2))
+    finally:
+        engine.close()
+
+
+@main.group("eval")
+def eval_group() -> None:
+    """Measure the models on labelled CSV files."""
+
+
+_csv_argument = click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+
+
+@eval_group.command("tickets")
+@_csv_argument
+@_json_option
+@click.option("--backend", type=click.Choice(BACKENDS), help="Override MVR_BACKEND.")
+@click.option("--split", type=click.Choice(_SPLITS), help="Only this half of the rows (by row hash).")
+@click.option(
+    "--head",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Category head from `mvr fit` (overrides MVR_CATEGORY_HEAD).",
+)
+def eval_tickets_command(
+    csv_file: Path, as_json: bool, backend: str | None, split: str | None, head: Path | None
+) -> None:
+    """Routing quality on CSV_FILE (columns subject, body, category): accuracy, F1, confusion."""
+    from mvr.inference.evaluation import eval_tickets
+
+    engine = _engine(backend, head, strict=(backend or _settings().backend) != "baseline")
+    try:
+        report = _run_with_bar(
+            "Classifying", lambda bar: eval_tickets(csv_file, engine.backend, half=_half(split), progress=bar)
+        )
+        method = getattr(engine.backend, "category_method", None)
+    finally:
+        engine.close()
+    report = {
+        "file": str(csv_file),
+        "split": split,
+        "backend": engine.backend_name,
+        "category_method": method,
+        **report,
+    }
+    click.echo(json.dumps(report) if as_json else _tickets_table(report))
+
+
+@eval_group.command("sentiment")
+@_csv_argument
+@_json_option
+@click.option("--backend", type=click.Choice(("embedding", "nli")), help="Override MVR_BACKEND.")
+def eval_sentiment_command(csv_file: Path, as_json: bool, backend: str | None) -> None:
+    """Sentiment quality on CSV_FILE (columns text, sentiment): ROC AUC of P(negative)."""
+    from mvr.inference.evaluation import eval_sentiment
+
+    engine = _engine(backend, strict=True)
+    try:
+        result = _run_with_bar("Scoring", lambda bar: eval_sentiment(csv_file, engine.backend, progress=bar))
+    finally:
+        engine.close()
+    result = {"file": str(csv_file), "backend": engine.backend_name, **result}
+    click.echo(
+        json.dumps(result)
+        if as_json
+        else f"{result['rows']} rows ({result['negative']} negative), backend {result['backend']}: "
+        f"ROC AUC of P(negative) = {result['auc']:.4f}"
+    )
+
+
+@eval_group.command("urgency")
+@_csv_argument
+@_json_option
+@click.option("--backend", type=click.Choice(BACKENDS), help="Override MVR_BACKEND.")
+def eval_urgency_command(csv_file: Path, as_json: bool, backend: str | None) -> None:
+    """Urgency quality on CSV_FILE (column priority): ROC AUC of S for critical/high vs the rest."""
+    from mvr.inference.evaluation import eval_urgency
+
+    engine = _engine(backend, strict=(backend or _settings().backend) != "baseline")
+    try:
+        result = _run_with_bar("Scoring", lambda bar: eval_urgency(csv_file, engine.backend, progress=bar))
+    finally:
+        engine.close()
+    result = {"file": str(csv_file), "backend": engine.backend_name, **result}
+    click.echo(
+        json.dumps(result)
+        if as_json
+        else f"{result['rows']} rows with a priority ({result['urgent']} critical/high), backend "
+        f"{result['backend']}: ROC AUC of S = {result['auc']:.4f}"
+    )
+
+
+@main.command()
+@_csv_argument
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the head (.npz); point MVR_CATEGORY_HEAD at it.",
+)
+@click.option("--split", type=click.Choice(_SPLITS), help="Fit on this half of the rows only (by row hash).")
+def fit(csv_file: Path, out: Path, split: str | None) -> None:
+    """Learn a linear category head from labelled tickets in CSV_FILE (columns subject, body, category)."""
+    from mvr.inference.evaluation import fit_head
+
+    engine = _engine("embedding", strict=True)
+    try:
+        result = _run_with_bar(
+            "Embedding",
+            lambda bar: fit_head(csv_file, out, engine.backend.embed, half=_half(split), progress=bar),
+        )  # type: ignore[attr-defined]
+    finally:
+        engine.close()
+    click.echo(
+        f"Fitted on {result['rows']} rows, classes {', '.join(result['classes'])}, "
+        f"train accuracy {result['train_accuracy']:.4f}."
+    )
+    click.echo(f"Wrote {out}; set MVR_CATEGORY_HEAD={out} to use it.")
+
+
+def _half(split: str | None) -> str | None:
+    return split.removeprefix("half-") if split else None
+
+
+def _tickets_table(report: dict[str, Any]) -> str:
+    lines = [
+        f"{report['rows']} rows{' (' + report['split'] + ')' if report['split'] else ''}, "
+        f"backend {report['backend']} ({report['category_method'] or 'keywords'}): "
+        f"accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}",
+        f"{'class':<14}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
+    ]
+    for label, m in report["per_class"].items():
+        lines.append(
+            f"{label:<14}{m['precision']:>10.4f}{m['recall']:>10.4f}{m['f1']:>10.4f}{m['support']:>10}"
+        )
+    lines.append("confusion (rows: true, columns: predicted): " + ", ".join(report["labels"]))
+    lines += [
+        f"{label:<14}" + "".join(f"{n:>8}" for n in row)
+        for label, row in zip(report["labels"], report["confusion"], strict=True)
+    ]
+    return "\n".join(lines)

@@ -92,13 +92,13 @@ def test_eval_tickets_with_baseline_compares_labels_case_insensitively(tmp_path:
         {"subject": "", "body": "Refund the payment on my bill.", "category": "technical"},
     ]
     path = _write_csv(tmp_path / "t.csv", rows)
-    seen: list[int] = []
+    seen: list[tuple[int, int]] = []
     # When
-    report = eval_tickets(path, _BaselineDecider(), progress=seen.append)
+    report = eval_tickets(path, _BaselineDecider(), progress=lambda done, total: seen.append((done, total)))
     # Then three of four are right and the mislabelled row is counted as an error
     assert report["accuracy"] == pytest.approx(0.75)
     assert report["confusion"][report["labels"].index("technical")][report["labels"].index("billing")] == 1
-    assert sum(seen) == 4
+    assert seen == [(4, 4)]
 
 
 def test_eval_urgency_skips_rows_without_priority(tmp_path: Path) -> None:

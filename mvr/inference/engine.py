@@ -41,11 +41,9 @@ SENTIMENT_HEAD = "sentiment_head.npz"
 
 
 class Backend(Protocol):
-    """Something that turns ticket texts into decisions."""
+    """Something that turns ticket texts into decisions (``close()`` is optional)."""
 
     def decide_many(self, texts: Sequence[str]) -> list[Decision]: ...
-
-    def close(self) -> None: ...
 
 
 class EmbeddingBackend:
@@ -82,6 +80,11 @@ class EmbeddingBackend:
             max_wait_ms=settings.batch_max_wait_ms,
         )
         return cls(batcher, model, sentiment, manifest.model_version(INT8_MODEL))
+
+    @property
+    def category_method(self) -> str:
+        """``prototypes`` or ``linear-head``."""
+        return self._categories.method
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Return unit-length embeddings [n, d] of ``texts`` through the micro-batcher."""
@@ -200,8 +203,10 @@ class Engine:
             return [self._baseline.decide(t, fallback_reason=reason) for t in texts]
 
     def close(self) -> None:
-        """Release the backend (stops the micro-batcher)."""
-        self.backend.close()
+        """Release the backend (stops the micro-batcher); backends without ``close`` hold nothing."""
+        close = getattr(self.backend, "close", None)
+        if close is not None:
+            close()
 
 
 def _load_backend(settings: Settings, categories: Sequence[Category]) -> Backend:

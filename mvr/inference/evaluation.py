@@ -35,7 +35,8 @@ CHUNK = 64
 #: Priorities counted as urgent in ``eval_urgency``.
 URGENT_PRIORITIES = ("critical", "high")
 
-Progress = Callable[[int], None]
+#: Progress callback: ``progress(done_now, total)``, called after each chunk of texts.
+Progress = Callable[[int, int], None]
 
 
 class _Decider(Protocol):
@@ -111,7 +112,7 @@ def fit_head(
         out_path: Where to write the ``.npz`` head (``MVR_CATEGORY_HEAD``).
         embed: Texts → unit-length embeddings (the engine's encoder).
         half: Fit on half ``a`` or ``b`` only (see ``row_half``).
-        progress: Called with the number of texts embedded, chunk by chunk.
+        progress: Called with (texts embedded now, total texts) after each chunk.
 
     Returns:
         ``{rows, classes, train_accuracy, out}``.
@@ -119,7 +120,7 @@ def fit_head(
     rows = read_rows(csv_path, half=half)
     labels = [r["category"].strip() for r in rows]
     texts = [ticket_text(r.get("subject", ""), r.get("body", "")) for r in rows]
-    features = np.concatenate([_embed_chunk(embed, chunk, progress) for chunk in _chunks(texts)])
+    features = np.concatenate([_embed_chunk(embed, chunk, len(texts), progress) for chunk in _chunks(texts)])
     head = fit_softmax(features, labels, class_weight="balanced")
     head.save(out_path)
     predicted = np.array(head.classes)[head.predict_proba(features).argmax(axis=1)]
@@ -193,16 +194,16 @@ def _decide(backend: _Decider, texts: list[str], progress: Progress | None) -> l
     for chunk in _chunks(texts):
         decisions.extend(backend.decide_many(chunk))
         if progress is not None:
-            progress(len(chunk))
+            progress(len(chunk), len(texts))
     return decisions
 
 
 def _embed_chunk(
-    embed: Callable[[Sequence[str]], np.ndarray], chunk: list[str], progress: Progress | None
+    embed: Callable[[Sequence[str]], np.ndarray], chunk: list[str], total: int, progress: Progress | None
 ) -> np.ndarray:
     vectors = embed(chunk)
     if progress is not None:
-        progress(len(chunk))
+        progress(len(chunk), total)
     return vectors
 
 

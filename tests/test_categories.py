@@ -1,0 +1,165 @@
+"""Category routing: prototypes from our descriptions, custom category files, linear heads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mvr.config import DEFAULT_MODELS_DIR, Settings
+from mvr.errors import InferenceFailed
+from mvr.inference.categories import CategoryModel, category_texts
+from mvr.inference.encoder import Encoder
+from mvr.inference.engine import Engine
+from mvr.inference.linear import LinearHead, fit_softmax
+from mvr.inference.taxonomy import load_categories
+
+
+@pytest.fixture(scope="module")
+def encoder() -> Encoder:
+    return Encoder.from_dir(DEFAULT_MODELS_DIR, threads=1)
+
+
+@pytest.fixture(scope="module")
+def default_model(encoder: Encoder) -> CategoryModel:
+    return CategoryModel.build(load_categories(), encoder.encode)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("Why does my latest invoice include a setup fee I never agreed to?", "Billing"),
+        ("You took the annual payment even though I cancelled in time; I want my money back.", "Billing"),
+        ("The sync client shows error 0x80070005 and stops uploading files.", "Technical"),
+        ("Two-factor codes are rejected every time I try to sign in.", "Technical"),
+        ("Someone is selling copies of our book on your store without our permission.", "Legal"),
+        (
+            "I formally request a copy of every record you keep about me, as the data protection law allows.",
+            "Legal",
+        ),
+    ],
+)
+def test_default_prototypes_route_plain_tickets(
+    default_model: CategoryModel, encoder: Encoder, text: str, category: str
+) -> None:
+    probs = default_model.predict_proba(encoder.encode([text]))[0]
+    assert default_model.names[int(np.argmax(probs))] == category
+    assert probs.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_category_texts_start_with_name_and_description() -> None:
+    billing = load_categories()[0]
+    texts = category_texts(billing)
+    assert texts[0].startswith("Billing: ")
+    assert texts[1:] == list(billing.examples)
+
+
+def test_mean_and_max_pooling_agree_on_an_easy_case(encoder: Encoder) -> None:
+    cats = load_categories()
+    for pooling in ("mean", "max"):
+        model = CategoryModel.build(cats, encoder.encode, pooling=pooling)
+        probs = model.predict_proba(encoder.encode(["Please refund the double charge on my card."]))
+        assert model.names[int(probs.argmax())] == "Billing"
+
+
+def test_unknown_pooling_is_refused(encoder: Encoder) -> None:
+    with pytest.raises(InferenceFailed, match="pooling"):
+        CategoryModel.build(load_categories(), encoder.encode, pooling="median")
+
+
+def _write_categories(path: Path) -> Path:
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "name": "Shipping",
+                    "description": "Parcels, deliveries, couriers, tracking numbers and lost packages.",
+                    "examples": [
+                        "My parcel never arrived.",
+                        "The tracking number shows no updates for a week.",
+                    ],
+                },
+                {
+                    "name": "Returns",
+                    "description": "Sending goods back, exchanges and return labels.",
+                    "examples": [
+                        "How do I print a return label?",
+                        "I want to exchange these shoes for a bigger size.",
+                    ],
+                },
+                {
+                    "name": "Other",
+                    "description": "Anything else.",
+                    "examples": ["I have a general question."],
+                },
+            ]
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_custom_categories_file_changes_routing_without_retraining(tmp_path: Path) -> None:
+    # Given a text the default categories do not cover
+    text = "The courier says the package was delivered but nothing is at my door."
+    default = Engine.from_settings(Settings())
+    custom = Engine.from_settings(Settings(categories_file=_write_categories(tmp_path / "cats.json")))
+    try:
+        # When both engines decide
+        before, after = default.decide(text), custom.decide(text)
+    finally:
+        default.close()
+        custom.close()
+    # Then only the custom file knows "Shipping", and it wins
+    assert set(before.scores) == {"Billing", "Technical", "Legal"}
+    assert set(after.scores) == {"Shipping", "Returns", "Other"}
+    assert after.category == "Shipping"
+    assert after.explanation["category_method"] == "prototypes"
+    assert after.explanation["fallback"] is False
+
+
+def test_fitted_head_takes_precedence_and_uses_category_spelling(tmp_path: Path, encoder: Encoder) -> None:
+    # Given a head fitted on lower-case labels that calls every money text "legal" (a deliberate oddity)
+    texts = [
+        "I need a refund for the double charge.",
+        "Send me the invoice please.",
+        "The app will not start.",
+        "Login fails with an error.",
+        "Our attorney will contact you.",
+        "This is a copyright takedown notice.",
+    ]
+    labels = ["legal", "legal", "technical", "technical", "billing", "billing"]
+    head = fit_softmax(encoder.encode(texts), labels, steps=200)
+    head.save(tmp_path / "head.npz")
+    engine = Engine.from_settings(Settings(category_head=tmp_path / "head.npz"))
+    try:
+        decision = engine.decide("Please refund the double charge on my invoice.")
+    finally:
+        engine.close()
+    # Then the head, not the prototypes, decides, with the categories' own spelling
+    assert decision.explanation["category_method"] == "linear-head"
+    assert set(decision.scores) == {"Billing", "Technical", "Legal"}
+    assert decision.category == "Legal"
+
+
+def test_linear_head_fit_is_deterministic_and_survives_save_load(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(3, 8))
+    x = np.concatenate([c + 0.1 * rng.normal(size=(30, 8)) for c in centers]).astype(np.float32)
+    y = [name for name in ("a", "b", "c") for _ in range(30)]
+    first, second = fit_softmax(x, y), fit_softmax(x, y)
+    np.testing.assert_array_equal(first.weights, second.weights)
+    assert (np.array(first.classes)[first.predict_proba(x).argmax(axis=1)] == np.array(y)).all()
+    first.save(tmp_path / "h.npz")
+    loaded = LinearHead.load(tmp_path / "h.npz")
+    assert loaded.classes == ("a", "b", "c")
+    np.testing.assert_allclose(loaded.predict_proba(x), first.predict_proba(x), rtol=1e-6)
+    np.testing.assert_allclose(loaded.predict_proba(x).sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_broken_head_file_is_an_inference_error(tmp_path: Path) -> None:
+    (tmp_path / "bad.npz").write_bytes(b"not a numpy file")
+    with pytest.raises(InferenceFailed, match="cannot load linear head"):
+        LinearHead.load(tmp_path / "bad.npz")
