@@ -6,6 +6,7 @@ read L2-normalised sentence embeddings, so no feature scaling is needed.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ DEFAULT_LEARNING_RATE = 0.05
 DEFAULT_STEPS = 300
 #: Default L2 penalty on the weights (not the bias), per example.
 DEFAULT_L2 = 1e-4
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -50,10 +52,14 @@ class LinearHead:
         return softmax(features.astype(np.float32) @ self.weights + self.bias)
 
     def save(self, path: Path) -> None:
-        """Write the head to ``path`` as an ``.npz`` file."""
+        """Write the head to ``path`` as an ``.npz`` file, byte-identical for identical heads."""
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
-            np.savez(fh, weights=self.weights, bias=self.bias, classes=np.array(self.classes, dtype=str))
+        arrays = {"weights": self.weights, "bias": self.bias, "classes": np.array(self.classes, dtype=str)}
+        # np.savez stamps the current time into the zip; a fixed date keeps the sha256 reproducible.
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+            for name, array in arrays.items():
+                with archive.open(zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE), "w") as fh:
+                    np.lib.format.write_array(fh, np.ascontiguousarray(array), allow_pickle=False)
 
     @classmethod
     def load(cls, path: Path) -> LinearHead:
