@@ -36,6 +36,7 @@ import collections
 import json
 import random
 import socket
+import statistics
 import sys
 import threading
 import time
@@ -168,38 +169,53 @@ def run_peaks(started: c.Services, servers: dict[str, Server], users: int, durat
 
 
 def run_fixed(
-    started: c.Services, servers: dict[str, Server], users: int, duration_s: float, rate: float
-) -> tuple[dict, dict[str, int]]:
-    fixed = {}
+    started: c.Services, servers: dict[str, Server], users: int, duration_s: float, rate: float, rounds: int
+) -> tuple[dict, dict[str, float]]:
+    """Each server at ``rate`` req/s, interleaved over ``rounds`` rounds; medians of CPU per request.
+
+    Interleaving spreads any change in the machine's background load over all four servers.
+    """
+    slices: dict[str, list[dict]] = {name: [] for name in servers}
     mvr_client = servers["mvr"].redis.client()
-    stats_delta: dict[str, int] = {}
-    for name, server in servers.items():
-        c.log(f"fixed rate: {name} at {rate:g} req/s")
-        before = commandstats(mvr_client) if name == "mvr" else {}
-        tickets_before = mvr_client.zcard("mvr:tickets") if name == "mvr" else 0
-        result = c.run_locust(
-            started,
-            server.url,
-            users=users,
-            duration_s=duration_s,
-            name=f"fixed-{name}",
-            rate_per_user=rate / users,
-            watch=server.roots,
-        )
-        result["server_cpu_us_per_request"] = round(result["watched_cpu_cores"] / result["rps"] * 1e6, 1)
-        result["sustained"] = result["rps"] >= 0.95 * rate and result["failures"] == 0
-        fixed[name] = result
-        if name == "mvr":
-            accepted = mvr_client.zcard("mvr:tickets") - tickets_before
-            after = commandstats(mvr_client)
-            stats_delta = {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0) > 0}
-            stats_delta = {
-                k: round(v / accepted, 3) for k, v in stats_delta.items() if k not in ("info", "zcard")
-            }
-    return fixed, stats_delta
+    before, tickets_before = commandstats(mvr_client), mvr_client.zcard("mvr:tickets")
+    for round_no in range(rounds):
+        for name, server in servers.items():
+            c.log(f"fixed rate: {name} at {rate:g} req/s (round {round_no + 1} of {rounds})")
+            result = c.run_locust(
+                started,
+                server.url,
+                users=users,
+                duration_s=duration_s / rounds,
+                name=f"fixed-{name}-{round_no}",
+                rate_per_user=rate / users,
+                watch=server.roots,
+            )
+            result["server_cpu_us_per_request"] = round(result["watched_cpu_cores"] / result["rps"] * 1e6, 1)
+            slices[name].append(result)
+    fixed = {name: _combine(results, rate) for name, results in slices.items()}
+    accepted = mvr_client.zcard("mvr:tickets") - tickets_before
+    after = commandstats(mvr_client)
+    delta = {k: v - before.get(k, 0) for k, v in after.items() if k not in ("info", "zcard")}
+    return fixed, {k: round(v / accepted, 3) for k, v in delta.items() if v > 0}
 
 
-def run(quick: bool, users: int, duration_s: float) -> dict[str, Any]:
+def _combine(results: list[dict], rate: float) -> dict[str, Any]:
+    """One server's fixed-rate figures: medians over rounds, sums of counts."""
+    cpu = sorted(r["server_cpu_us_per_request"] for r in results)
+    return {
+        "requests": sum(r["requests"] for r in results),
+        "failures": sum(r["failures"] for r in results),
+        "rps": round(statistics.median(r["rps"] for r in results), 1),
+        "p50_ms": statistics.median(r["p50_ms"] for r in results),
+        "p99_ms": max(r["p99_ms"] for r in results),
+        "locust_cpu_cores": round(statistics.median(r["locust_cpu_cores"] for r in results), 3),
+        "server_cpu_us_per_request": statistics.median(cpu),
+        "server_cpu_us_per_request_rounds": cpu,
+        "sustained": all(r["rps"] >= 0.95 * rate and r["failures"] == 0 for r in results),
+    }
+
+
+def run(quick: bool, users: int, duration_s: float, rounds: int) -> dict[str, Any]:
     machine = c.machine_info()
     with c.services() as started:
         servers = {}
@@ -207,7 +223,7 @@ def run(quick: bool, users: int, duration_s: float) -> dict[str, Any]:
             servers[name] = start_server(name, started)
         peaks = run_peaks(started, servers, users, duration_s)
         rate = max(50.0, round(FIXED_RATE_FRACTION * min(p["rps"] for p in peaks.values()) / 50) * 50)
-        fixed, stats_per_ticket = run_fixed(started, servers, users, duration_s, rate)
+        fixed, stats_per_ticket = run_fixed(started, servers, users, duration_s, rate, rounds)
         mvr_80_rate = round(0.8 * peaks["mvr"]["rps"])
         c.log(f"mvr at 80% of its peak: {mvr_80_rate} req/s")
         mvr_80 = c.run_locust(
@@ -223,16 +239,14 @@ def run(quick: bool, users: int, duration_s: float) -> dict[str, Any]:
         c.log("counting Redis calls per ticket (MONITOR)")
         calls = redis_calls_per_ticket(servers["mvr"])
         rss = {name: max(c.vm_hwm_mb(p) for p in c.worker_pids(s.process.pid)) for name, s in servers.items()}
-    return summarise(
-        machine, quick, users, duration_s, peaks, fixed, rate, mvr_80, calls, stats_per_ticket, rss
-    )
+    params = {"users": users, "duration_s": duration_s, "fixed_rounds": rounds, "server_processes": 2}
+    return summarise(machine, quick, params, peaks, fixed, rate, mvr_80, calls, stats_per_ticket, rss)
 
 
 def summarise(
     machine: dict,
     quick: bool,
-    users: int,
-    duration_s: float,
+    params: dict,
     peaks: dict,
     fixed: dict,
     rate: float,
@@ -260,7 +274,7 @@ def summarise(
         "benchmark": "intake",
         "quick": quick,
         "machine": machine,
-        "settings": {"users": users, "duration_s": duration_s, "server_processes": 2},
+        "settings": params,
         "peak": peaks,
         "fixed_rate_rps": rate,
         "fixed": fixed,
@@ -310,11 +324,13 @@ def main() -> None:
     def extra(parser: Any) -> None:
         parser.add_argument("--users", type=int, default=None, help="Locust users (default 64; quick 32)")
         parser.add_argument("--duration", type=float, default=None, help="seconds per phase (default 20)")
+        parser.add_argument("--rounds", type=int, default=None, help="fixed-rate rounds (default 3; quick 1)")
 
     args = c.parse_args("MVR intake against bare, floor and seed peers (Locust).", extra)
     users = args.users or (32 if args.quick else 64)
     duration_s = args.duration or (3.0 if args.quick else 20.0)
-    result = run(args.quick, users, duration_s)
+    rounds = args.rounds or (1 if args.quick else 3)
+    result = run(args.quick, users, duration_s, rounds)
     c.emit(result, args.json, render)
 
 
