@@ -124,6 +124,7 @@ def up(host: str, port: int) -> None:
         settings = _settings()
     children = _start_children(settings, host, port)
     click.echo(f"MVR API: http://{host}:{port}  (Swagger UI: http://{host}:{port}/docs)")
+    click.echo(f"Worker metrics: http://127.0.0.1:{settings.worker_metrics_port}/")
     click.echo("Press Ctrl-C to stop.")
     try:
         _wait_for_first_exit(children)
