@@ -10,6 +10,7 @@ starts its own Redis on a free port with persistence off: the shared Redis on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -273,13 +274,13 @@ class Services:
         self._started: list[subprocess.Popen[bytes]] = []
 
     def start(
-        self, args: Sequence[str], name: str, env: dict[str, str] | None = None
+        self, args: Sequence[str], name: str, env: dict[str, str] | None = None, cwd: Path = ROOT
     ) -> subprocess.Popen[bytes]:
-        """Start ``args`` with its output in a log file named after ``name``."""
+        """Start ``args`` in ``cwd`` with its output in a log file named after ``name``."""
         log_file = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         process = subprocess.Popen(
-            list(args), cwd=ROOT, env=full_env, stdout=log_file, stderr=log_file, start_new_session=True
+            list(args), cwd=cwd, env=full_env, stdout=log_file, stderr=log_file, start_new_session=True
         )
         log_file.close()
         self._started.append(process)
@@ -381,15 +382,23 @@ def mvr_env(redis_url: str, **extra: str) -> dict[str, str]:
     }
 
 
-def start_mvr_api(started: Services, redis_url: str, name: str = "mvr-api", **extra: str) -> tuple[Any, str]:
-    """Start MVR's API exactly as `mvr api` runs it (``mvr.cli.api_command``); return (process, url)."""
+def start_mvr_api(
+    started: Services, redis_url: str, name: str = "mvr-api", source: Path | None = None, **extra: str
+) -> tuple[Any, str]:
+    """Start MVR's API exactly as `mvr api` runs it (``mvr.cli.api_command``); return (process, url).
+
+    ``source``: a directory holding another copy of the ``mvr`` package (a tuning to compare);
+    it is run from there, first on ``PYTHONPATH``.
+    """
     from mvr.cli import api_command
     from mvr.config import Settings
 
     env = mvr_env(redis_url, **extra)
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), os.environ.get("PYTHONPATH")]))
     settings = Settings.from_env(env)
     port = free_port()
-    process = started.start(api_command(settings, "127.0.0.1", port), name, env)
+    process = started.start(api_command(settings, "127.0.0.1", port), name, env, cwd=source or ROOT)
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/health")
     return process, url
@@ -412,14 +421,15 @@ def run_locust(
     name: str,
     rate_per_user: float = 0.0,
     tags: Sequence[str] = ("intake",),
-    watch: Sequence[int] = (),
+    watch: dict[str, Sequence[int]] | None = None,
 ) -> dict[str, Any]:
     """Run Locust headless against ``host`` for ``duration_s`` and return its figures.
 
     Returns:
         ``requests``, ``failures``, ``rps``, ``p50_ms``/``p95_ms``/``p99_ms`` (Locust's, whole run
         after ramp-up), ``locust_cpu_cores`` (cores Locust used in the steady window) and
-        ``watched_cpu_cores`` (cores the ``watch`` process trees used in the same window).
+        ``watched_cpu_cores``: for each group of ``watch``, the cores its process trees used in
+        the same window.
     """
     prefix = started.tmp / name
     args = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host]
@@ -429,14 +439,17 @@ def run_locust(
     if tags:
         args += ["--tags", *tags]
     process = started.start(args, name)
-    with CpuSampler([process.pid]) as locust_cpu, CpuSampler(watch) as server_cpu:
+    groups = {name: CpuSampler(pids) for name, pids in (watch or {}).items()}
+    with CpuSampler([process.pid]) as locust_cpu, contextlib.ExitStack() as stack:
+        for sampler in groups.values():
+            stack.enter_context(sampler)
         launched = time.monotonic()
         process.wait(duration_s + 60)
     # Steady window: after Locust's imports (about 1 s) and ramp-up, before the stop.
     window = (launched + 1.5 + min(2.0, 0.2 * duration_s), launched + 1.0 + duration_s)
     result = _locust_csv(prefix)
     result["locust_cpu_cores"] = round(locust_cpu.rate(*window), 3)
-    result["watched_cpu_cores"] = round(server_cpu.rate(*window), 3) if watch else None
+    result["watched_cpu_cores"] = {name: round(s.rate(*window), 3) for name, s in groups.items()}
     if process.returncode not in (0, 1):
         raise RuntimeError(f"locust exited with {process.returncode}: {started.log_tail(name)}")
     return result

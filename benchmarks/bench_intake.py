@@ -8,11 +8,14 @@ here on free ports of 127.0.0.1, persistence off):
 
 (a) ``bare``: Falcon ASGI that parses the JSON and answers 202, no I/O (ceiling);
 (b) ``floor``: the same plus one ``HSET`` (the least any durable accept can do);
-(c) ``seed``: FastAPI on uvicorn (``--workers 2``), a pydantic model, ``redis.asyncio``,
+(c) ``seed``: FastAPI on uvicorn, a pydantic model, ``redis.asyncio``,
     status hash + ``RPUSH`` in one pipelined round trip, uuid4 ids;
 (d) ``mvr``: MVR's API exactly as ``mvr api`` runs it (``mvr.cli.api_command``).
 
-(a), (b) and (d) run on gunicorn with 2 uvicorn workers, as MVR does. Every
+All four run on gunicorn with 2 uvicorn workers (``uvicorn_worker.UvicornWorker``), as
+MVR does, so only the application differs. (``uvicorn --workers 2`` served the seed
+at about half the req/s of gunicorn + UvicornWorker here, with its CPU half idle; using
+it would flatter MVR.) Every
 phase uses the same users and duration and only POSTs tickets (Locust ``--tags
 intake``, texts from ``_common.ticket_fields``):
 
@@ -28,6 +31,10 @@ intake``, texts from ``_common.ticket_fields``):
 
 Ratios ``mvr_vs_X`` are X's CPU per request / MVR's (> 1: MVR is cheaper) and
 MVR's peak / X's peak.
+
+``--variant DIR`` adds a fifth server: MVR's API run from ``DIR`` (a copy of the
+repository or of the ``mvr`` package with a tuning applied), measured in the same
+interleaved phases; ``ratios.variant_vs_mvr`` is the tuning's before/after.
 """
 
 from __future__ import annotations
@@ -66,26 +73,24 @@ class Server:
         self.redis = redis
 
     @property
-    def roots(self) -> list[int]:
-        """Server master (with its workers, found under it) and its Redis."""
-        return [self.process.pid, self.redis.pid]
+    def groups(self) -> dict[str, list[int]]:
+        """Processes whose CPU counts: the server's master (its workers are found under it), its Redis."""
+        return {"api": [self.process.pid], "redis": [self.redis.pid]}
 
 
-def start_server(name: str, started: c.Services) -> Server:
+def start_server(name: str, started: c.Services, variant: Path | None = None) -> Server:
     """Start server ``name`` (with its own Redis) and wait until it answers."""
     redis = c.RedisServer(started, f"redis-{name}")
-    if name == "mvr":
-        process, url = c.start_mvr_api(started, redis.url)
+    if name in ("mvr", "variant"):
+        source = variant if name == "variant" else None
+        process, url = c.start_mvr_api(started, redis.url, name=f"{name}-api", source=source)
         return Server(name, url, process, redis)
     port = c.free_port()
     env = {"REDIS_URL": redis.url}
-    if name == "seed":
-        args = [sys.executable, "-m", "uvicorn", "seed:app", "--app-dir", str(c.PEERS_DIR), "--workers", "2"]
-        args += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
-    else:
-        args = [sys.executable, "-m", "gunicorn", f"{name}:create_app()", "--pythonpath", str(c.PEERS_DIR)]
-        args += ["--worker-class", "uvicorn_worker.UvicornWorker", "--workers", "2", "--no-control-socket"]
-        args += ["--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null"]
+    target = "seed:app" if name == "seed" else f"{name}:create_app()"
+    args = [sys.executable, "-m", "gunicorn", target, "--pythonpath", str(c.PEERS_DIR)]
+    args += ["--worker-class", "uvicorn_worker.UvicornWorker", "--workers", "2", "--no-control-socket"]
+    args += ["--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null"]
     process = started.start(args, name, env)
     url = f"http://127.0.0.1:{port}"
     c.wait_http(f"{url}/health")
@@ -161,7 +166,7 @@ def run_peaks(started: c.Services, servers: dict[str, Server], users: int, durat
     for name, server in servers.items():
         c.log(f"peak: {name} ({users} users, {duration_s:g} s)")
         result = c.run_locust(
-            started, server.url, users=users, duration_s=duration_s, name=f"peak-{name}", watch=server.roots
+            started, server.url, users=users, duration_s=duration_s, name=f"peak-{name}", watch=server.groups
         )
         result["generator_bound"] = result["locust_cpu_cores"] >= GENERATOR_BOUND
         peaks[name] = result
@@ -188,9 +193,13 @@ def run_fixed(
                 duration_s=duration_s / rounds,
                 name=f"fixed-{name}-{round_no}",
                 rate_per_user=rate / users,
-                watch=server.roots,
+                watch=server.groups,
             )
-            result["server_cpu_us_per_request"] = round(result["watched_cpu_cores"] / result["rps"] * 1e6, 1)
+            for group, cores in result["watched_cpu_cores"].items():
+                result[f"{group}_cpu_us_per_request"] = round(cores / result["rps"] * 1e6, 1)
+            result["server_cpu_us_per_request"] = (
+                result["api_cpu_us_per_request"] + result["redis_cpu_us_per_request"]
+            )
             slices[name].append(result)
     fixed = {name: _combine(results, rate) for name, results in slices.items()}
     accepted = mvr_client.zcard("mvr:tickets") - tickets_before
@@ -210,17 +219,20 @@ def _combine(results: list[dict], rate: float) -> dict[str, Any]:
         "p99_ms": max(r["p99_ms"] for r in results),
         "locust_cpu_cores": round(statistics.median(r["locust_cpu_cores"] for r in results), 3),
         "server_cpu_us_per_request": statistics.median(cpu),
+        "api_cpu_us_per_request": statistics.median(r["api_cpu_us_per_request"] for r in results),
+        "redis_cpu_us_per_request": statistics.median(r["redis_cpu_us_per_request"] for r in results),
         "server_cpu_us_per_request_rounds": cpu,
         "sustained": all(r["rps"] >= 0.95 * rate and r["failures"] == 0 for r in results),
     }
 
 
-def run(quick: bool, users: int, duration_s: float, rounds: int) -> dict[str, Any]:
+def run(quick: bool, users: int, duration_s: float, rounds: int, variant: Path | None) -> dict[str, Any]:
     machine = c.machine_info()
+    names = (*SERVERS, "variant") if variant else SERVERS
     with c.services() as started:
         servers = {}
-        for name in SERVERS:
-            servers[name] = start_server(name, started)
+        for name in names:
+            servers[name] = start_server(name, started, variant)
         peaks = run_peaks(started, servers, users, duration_s)
         rate = max(50.0, round(FIXED_RATE_FRACTION * min(p["rps"] for p in peaks.values()) / 50) * 50)
         fixed, stats_per_ticket = run_fixed(started, servers, users, duration_s, rate, rounds)
@@ -233,7 +245,7 @@ def run(quick: bool, users: int, duration_s: float, rounds: int) -> dict[str, An
             duration_s=duration_s,
             name="mvr-80",
             rate_per_user=mvr_80_rate / users,
-            watch=servers["mvr"].roots,
+            watch=servers["mvr"].groups,
         )
         mvr_80["target_rps"] = mvr_80_rate
         c.log("counting Redis calls per ticket (MONITOR)")
@@ -255,13 +267,18 @@ def summarise(
     stats_per_ticket: dict,
     rss: dict,
 ) -> dict[str, Any]:
-    cpu = {name: fixed[name]["server_cpu_us_per_request"] for name in SERVERS}
+    cpu = {name: f["server_cpu_us_per_request"] for name, f in fixed.items()}
     ratios = {
         "cpu_per_request": {f"mvr_vs_{o}": c.ratio(cpu[o], cpu["mvr"]) for o in ("seed", "floor", "bare")},
         "peak_rps": {
             f"mvr_vs_{o}": c.ratio(peaks["mvr"]["rps"], peaks[o]["rps"]) for o in ("seed", "floor", "bare")
         },
     }
+    if "variant" in fixed:
+        ratios["variant_vs_mvr"] = {
+            "cpu_per_request": c.ratio(cpu["mvr"], cpu["variant"]),
+            "peak_rps": c.ratio(peaks["variant"]["rps"], peaks["mvr"]["rps"]),
+        }
     failures = sum(p["failures"] for p in (*peaks.values(), *fixed.values(), mvr_80))
     acceptance = {
         "cpu_mvr_vs_seed_ge_1.3": ratios["cpu_per_request"]["mvr_vs_seed"] >= 1.3,
@@ -293,21 +310,23 @@ def render(result: dict[str, Any]) -> str:
     lines = [c.machine_text(result["machine"]), ""]
     lines.append(
         f"{'server':<6} {'peak req/s':>10} {'p50':>5} {'p95':>5} {'p99':>5} {'fail':>5} {'locust':>7}  "
-        f"{'CPU µs/req @ ' + str(result['fixed_rate_rps']) + ' req/s':>26}"
+        f"{'CPU µs/req (API+Redis) @ ' + str(result['fixed_rate_rps']) + ' req/s':>38}"
     )
-    for name in SERVERS:
+    for name in result["peak"]:
         p, f = result["peak"][name], result["fixed"][name]
         bound = " (generator-bound)" if p["generator_bound"] else ""
         lines.append(
             f"{name:<6} {p['rps']:>10.0f} {p['p50_ms']:>5.0f} {p['p95_ms']:>5.0f} {p['p99_ms']:>5.0f} "
             f"{p['failures']:>5} {p['locust_cpu_cores']:>7.2f}  "
-            f"{f['server_cpu_us_per_request']:>26.0f}{bound}"
+            f"{f['server_cpu_us_per_request']:>18.0f} ({f['api_cpu_us_per_request']:.0f}"
+            f"+{f['redis_cpu_us_per_request']:.0f}){bound}"
         )
     m80 = result["mvr_at_80pct_peak"]
     lines += [
         "",
         f"Ratios (CPU/request, other ÷ MVR): {result['ratios']['cpu_per_request']}",
         f"Ratios (peak req/s, MVR ÷ other): {result['ratios']['peak_rps']}",
+        f"Tuning variant ÷ MVR (>1: the variant is better): {result['ratios'].get('variant_vs_mvr')}",
         f"MVR at 80% of peak ({m80['target_rps']} req/s): "
         f"got {m80['rps']:.0f} req/s, p99 {m80['p99_ms']:.0f} ms",
         f"Redis calls per accepted ticket: {result['redis_calls_per_ticket']} "
@@ -324,13 +343,19 @@ def main() -> None:
     def extra(parser: Any) -> None:
         parser.add_argument("--users", type=int, default=None, help="Locust users (default 64; quick 32)")
         parser.add_argument("--duration", type=float, default=None, help="seconds per phase (default 20)")
+        parser.add_argument(
+            "--variant",
+            default=None,
+            help="directory with a modified copy of the mvr package: run it as a fifth server to compare",
+        )
         parser.add_argument("--rounds", type=int, default=None, help="fixed-rate rounds (default 3; quick 1)")
 
     args = c.parse_args("MVR intake against bare, floor and seed peers (Locust).", extra)
     users = args.users or (32 if args.quick else 64)
     duration_s = args.duration or (3.0 if args.quick else 20.0)
     rounds = args.rounds or (1 if args.quick else 3)
-    result = run(args.quick, users, duration_s, rounds)
+    variant = Path(args.variant).resolve() if args.variant else None
+    result = run(args.quick, users, duration_s, rounds, variant)
     c.emit(result, args.json, render)
 
 

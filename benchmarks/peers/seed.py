@@ -2,7 +2,8 @@
 
 FastAPI on uvicorn, a pydantic model, ``redis.asyncio``; the status hash and an
 ``RPUSH`` of the job message in one pipelined round trip; uuid4 ids, no global lock.
-Run: ``uvicorn seed:app --app-dir benchmarks/peers --workers 2``; ``REDIS_URL`` names its Redis.
+Served like the other peers: ``gunicorn seed:app -k uvicorn_worker.UvicornWorker -w 2``
+(``uvicorn seed:app`` works too); ``REDIS_URL`` names its Redis.
 """
 
 from __future__ import annotations
