@@ -31,6 +31,10 @@ TEXTS = [
 ]
 
 
+#: Four texts of one token length.
+SAME_LENGTH = ["red car", "blue sky", "green tea", "old map"]
+
+
 @pytest.fixture(scope="module")
 def encoder() -> Encoder:
     return Encoder.from_dir(DEFAULT_MODELS_DIR, threads=1)
@@ -123,9 +127,9 @@ def test_flushes_at_max_batch_without_waiting(encoder, batcher_factory) -> None:
     # Given a 10 s wait but room for only 4 texts
     probe = _Probe(encoder)
     batcher = batcher_factory(probe, max_batch=4, sub_batch=4, max_wait_ms=10_000)
-    # When 4 texts arrive
+    # When 4 texts of one length arrive
     started = time.monotonic()
-    batcher.submit_many(TEXTS[:4])
+    batcher.submit_many(SAME_LENGTH)
     # Then they ran as one batch at once
     assert time.monotonic() - started < 5.0
     assert [len(c) for c in probe.calls] == [4]
@@ -133,7 +137,7 @@ def test_flushes_at_max_batch_without_waiting(encoder, batcher_factory) -> None:
 
 def test_flushes_at_token_budget(encoder, batcher_factory) -> None:
     # Given texts of one token length and a budget of two such texts
-    texts = ["red car", "blue sky", "green tea", "old map"]
+    texts = SAME_LENGTH
     lengths = encoder.token_lengths(texts)
     assert len(set(lengths)) == 1
     probe = _Probe(encoder)
@@ -145,12 +149,25 @@ def test_flushes_at_token_budget(encoder, batcher_factory) -> None:
 
 
 def test_sorts_by_length_and_pads_per_sub_batch(encoder, batcher_factory) -> None:
+    # Given one flush of texts of many lengths
     probe = _Probe(encoder)
     batcher = batcher_factory(probe, max_batch=len(TEXTS), sub_batch=3, max_wait_ms=200)
+    # When
     batcher.submit_many(TEXTS)
+    # Then they ran shortest first, at most 3 per call, each call padded by at most 25%
     flat = [n for call in probe.calls for n in call]
     assert flat == sorted(encoder.token_lengths(TEXTS))
-    assert [len(c) for c in probe.calls] == [3, 3, 3, 3]
+    for call in probe.calls:
+        assert len(call) <= 3
+        assert len(call) == 1 or len(call) * max(call) <= 1.25 * sum(call)
+    assert max(len(c) for c in probe.calls) > 1
+
+
+def test_equal_lengths_fill_whole_sub_batches(encoder, batcher_factory) -> None:
+    probe = _Probe(encoder)
+    batcher = batcher_factory(probe, max_batch=8, sub_batch=3, max_wait_ms=200)
+    batcher.submit_many(SAME_LENGTH + SAME_LENGTH)
+    assert [len(c) for c in probe.calls] == [3, 3, 2]
 
 
 def test_error_reaches_every_caller_of_the_batch(encoder, batcher_factory) -> None:

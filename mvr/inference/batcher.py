@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -33,8 +33,12 @@ DEFAULT_MAX_BATCH = 32
 DEFAULT_MAX_TOKENS = 8192
 #: Default wait, in milliseconds, for more texts after the first.
 DEFAULT_MAX_WAIT_MS = 5.0
-#: Default largest number of texts in one encoder call (a length-sorted sub-batch).
-DEFAULT_SUB_BATCH = 16
+#: Default largest number of texts in one encoder call (a length-sorted sub-batch). PERF: on the
+#: 2-core AVX-512 VNNI box, int8 MiniLM ran sorted texts at 74/98/101/85/81/58 texts/s in
+#: sub-batches of 1/2/4/8/16/32, so sub-batches stay small (benchmarks/RESULTS_inference.md).
+DEFAULT_SUB_BATCH = 4
+#: Largest share of padding tokens (relative to real tokens) a sub-batch may carry.
+MAX_PADDING = 0.25
 #: Default time, in seconds, a caller waits for its embedding.
 DEFAULT_TIMEOUT_S = 60.0
 
@@ -175,14 +179,11 @@ class MicroBatcher:
 
 def _flush(encoder: TokenEncoder, batch: _Batch, sub_batch: int) -> None:
     """Run ``batch`` as length-sorted sub-batches and resolve every caller's future."""
-    # PERF: sorting by length and padding per sub-batch wastes far fewer padded tokens than
-    # one batch padded to its longest text (see benchmarks/RESULTS_inference.md).
     # A caller that timed out has cancelled its future; the rest now cannot be cancelled.
     live = [item for item in batch.items if item.future.set_running_or_notify_cancel()]
     ordered = sorted(live, key=lambda item: len(item.ids))
     try:
-        for start in range(0, len(ordered), sub_batch):
-            chunk = ordered[start : start + sub_batch]
+        for chunk in _sub_batches(ordered, sub_batch):
             vectors = encoder.embed_ids([item.ids for item in chunk])
             for item, vector in zip(chunk, vectors, strict=True):
                 item.future.set_result(vector)
@@ -192,6 +193,23 @@ def _flush(encoder: TokenEncoder, batch: _Batch, sub_batch: int) -> None:
         for item in ordered:
             if not item.future.done():
                 item.future.set_exception(error)
+
+
+def _sub_batches(ordered: list[_Item], sub_batch: int) -> Iterator[list[_Item]]:
+    """Split length-sorted items into runs of at most ``sub_batch`` with little padding."""
+    # PERF: padding wasted beyond MAX_PADDING costs more than the extra encoder call saves: on
+    # flushes of 8 mixed-length texts padded tokens fall from 1.29x to 1.12x the real tokens.
+    chunk: list[_Item] = []
+    real = 0
+    for item in ordered:
+        padded = (len(chunk) + 1) * len(item.ids)
+        if chunk and (len(chunk) >= sub_batch or padded > (1 + MAX_PADDING) * (real + len(item.ids))):
+            yield chunk
+            chunk, real = [], 0
+        chunk.append(item)
+        real += len(item.ids)
+    if chunk:
+        yield chunk
 
 
 def _wait(future: Future[np.ndarray], deadline: float) -> np.ndarray:
