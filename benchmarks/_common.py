@@ -433,13 +433,14 @@ def run_locust(
     """
     prefix = started.tmp / name
     args = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host]
-    args += ["-u", str(users), "-r", str(users), "-t", f"{duration_s:g}s", "--stop-timeout", "2"]
+    duration_s = max(1, round(duration_s))  # Locust takes whole seconds
+    args += ["-u", str(users), "-r", str(users), "-t", f"{duration_s}s", "--stop-timeout", "2"]
     args += ["--csv", str(prefix), "--reset-stats", "--only-summary", "--loglevel", "WARNING"]
     args += ["--mvr-rate", f"{rate_per_user:g}", "--mvr-think", "0"]
     if tags:
         args += ["--tags", *tags]
     process = started.start(args, name)
-    groups = {name: CpuSampler(pids) for name, pids in (watch or {}).items()}
+    groups = {group: CpuSampler(pids) for group, pids in (watch or {}).items()}
     with CpuSampler([process.pid]) as locust_cpu, contextlib.ExitStack() as stack:
         for sampler in groups.values():
             stack.enter_context(sampler)
@@ -447,11 +448,11 @@ def run_locust(
         process.wait(duration_s + 60)
     # Steady window: after Locust's imports (about 1 s) and ramp-up, before the stop.
     window = (launched + 1.5 + min(2.0, 0.2 * duration_s), launched + 1.0 + duration_s)
-    result = _locust_csv(prefix)
-    result["locust_cpu_cores"] = round(locust_cpu.rate(*window), 3)
-    result["watched_cpu_cores"] = {name: round(s.rate(*window), 3) for name, s in groups.items()}
     if process.returncode not in (0, 1):
         raise RuntimeError(f"locust exited with {process.returncode}: {started.log_tail(name)}")
+    result = _locust_csv(prefix)
+    result["locust_cpu_cores"] = round(locust_cpu.rate(*window), 3)
+    result["watched_cpu_cores"] = {group: round(s.rate(*window), 3) for group, s in groups.items()}
     return result
 
 
