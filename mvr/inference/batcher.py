@@ -85,6 +85,7 @@ class MicroBatcher:
         max_tokens: int = DEFAULT_MAX_TOKENS,
         max_wait_ms: float = DEFAULT_MAX_WAIT_MS,
         sub_batch: int = DEFAULT_SUB_BATCH,
+        max_padding: float = MAX_PADDING,
         timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
         """Start the background thread.
@@ -95,6 +96,8 @@ class MicroBatcher:
             max_tokens: Largest padded size (texts × longest, in tokens) of one flush.
             max_wait_ms: How long, in milliseconds, to wait for more texts after the first.
             sub_batch: Largest number of texts in one encoder call.
+            max_padding: Largest share of padding tokens, relative to real tokens, in one call
+                (``math.inf`` pads each sub-batch to its longest text whatever the waste).
             timeout_s: How long, in seconds, a caller waits for its embedding.
         """
         self._encoder = encoder
@@ -102,6 +105,7 @@ class MicroBatcher:
         self._max_tokens = max_tokens
         self._max_wait_s = max_wait_ms / 1000.0
         self._sub_batch = sub_batch
+        self._max_padding = max_padding
         self._timeout_s = timeout_s
         self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
         self._closed = threading.Event()
@@ -144,7 +148,7 @@ class MicroBatcher:
             batch = self._collect()
             if batch is None:
                 break
-            _flush(self._encoder, batch, self._sub_batch)
+            _flush(self._encoder, batch, self._sub_batch, self._max_padding)
         self._fail_pending()
 
     def _collect(self) -> _Batch | None:
@@ -177,13 +181,13 @@ class MicroBatcher:
                 item.future.set_exception(error)
 
 
-def _flush(encoder: TokenEncoder, batch: _Batch, sub_batch: int) -> None:
+def _flush(encoder: TokenEncoder, batch: _Batch, sub_batch: int, max_padding: float) -> None:
     """Run ``batch`` as length-sorted sub-batches and resolve every caller's future."""
     # A caller that timed out has cancelled its future; the rest now cannot be cancelled.
     live = [item for item in batch.items if item.future.set_running_or_notify_cancel()]
     ordered = sorted(live, key=lambda item: len(item.ids))
     try:
-        for chunk in _sub_batches(ordered, sub_batch):
+        for chunk in _sub_batches(ordered, sub_batch, max_padding):
             vectors = encoder.embed_ids([item.ids for item in chunk])
             for item, vector in zip(chunk, vectors, strict=True):
                 item.future.set_result(vector)
@@ -195,15 +199,15 @@ def _flush(encoder: TokenEncoder, batch: _Batch, sub_batch: int) -> None:
                 item.future.set_exception(error)
 
 
-def _sub_batches(ordered: list[_Item], sub_batch: int) -> Iterator[list[_Item]]:
+def _sub_batches(ordered: list[_Item], sub_batch: int, max_padding: float) -> Iterator[list[_Item]]:
     """Split length-sorted items into runs of at most ``sub_batch`` with little padding."""
-    # PERF: padding wasted beyond MAX_PADDING costs more than the extra encoder call saves: on
+    # PERF: padding wasted beyond max_padding costs more than the extra encoder call saves: on
     # flushes of 8 mixed-length texts padded tokens fall from 1.29x to 1.12x the real tokens.
     chunk: list[_Item] = []
     real = 0
     for item in ordered:
         padded = (len(chunk) + 1) * len(item.ids)
-        if chunk and (len(chunk) >= sub_batch or padded > (1 + MAX_PADDING) * (real + len(item.ids))):
+        if chunk and (len(chunk) >= sub_batch or padded > (1 + max_padding) * (real + len(item.ids))):
             yield chunk
             chunk, real = [], 0
         chunk.append(item)
