@@ -71,9 +71,6 @@ class _Batch:
         self.longest = max(self.longest, len(item.ids))
 
 
-_CLOSE = object()
-
-
 class MicroBatcher:
     """Batch concurrent ``submit`` calls into few encoder runs; thread-safe."""
 
@@ -107,8 +104,10 @@ class MicroBatcher:
         self._sub_batch = sub_batch
         self._max_padding = max_padding
         self._timeout_s = timeout_s
-        self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
+        # None in the queue asks the background thread to stop.
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._closed = threading.Event()
+        self._stopping = False
         self._held: _Item | None = None
         self._thread = threading.Thread(target=self._run, name="mvr-batcher", daemon=True)
         self._thread.start()
@@ -132,6 +131,8 @@ class MicroBatcher:
         items = [_Item(ids) for ids in self._encoder.tokenize(texts)]
         for item in items:
             self._queue.put(item)
+        if self._closed.is_set():  # closed meanwhile: the background thread may never see these
+            self._fail_pending()
         deadline = time.monotonic() + (self._timeout_s if timeout_s is None else timeout_s)
         return np.stack([_wait(item.future, deadline) for item in items]) if items else np.zeros((0, 0))
 
@@ -140,8 +141,9 @@ class MicroBatcher:
         if self._closed.is_set():
             return
         self._closed.set()
-        self._queue.put(_CLOSE)
+        self._queue.put(None)
         self._thread.join(timeout_s)
+        self._fail_pending()
 
     def _run(self) -> None:
         while True:
@@ -152,23 +154,32 @@ class MicroBatcher:
         self._fail_pending()
 
     def _collect(self) -> _Batch | None:
-        first = self._held if self._held is not None else self._queue.get()
-        self._held = None
-        if first is _CLOSE:
+        first = self._first()
+        if first is None:
             return None
         batch = _Batch()
-        batch.add(first)  # type: ignore[arg-type]
+        batch.add(first)
         deadline = time.monotonic() + self._max_wait_s
         while len(batch.items) < self._max_batch:
             try:
                 item = self._queue.get(timeout=max(deadline - time.monotonic(), 0.0))
             except queue.Empty:
                 break
-            if item is _CLOSE or not batch.fits(item, self._max_batch, self._max_tokens):  # type: ignore[arg-type]
-                self._held = item  # type: ignore[assignment]
+            if item is None:
+                self._stopping = True
                 break
-            batch.add(item)  # type: ignore[arg-type]
+            if not batch.fits(item, self._max_batch, self._max_tokens):
+                self._held = item
+                break
+            batch.add(item)
         return batch
+
+    def _first(self) -> _Item | None:
+        """Return the text that opens the next batch (blocking), or None to stop."""
+        if self._held is not None:
+            item, self._held = self._held, None
+            return item
+        return None if self._stopping else self._queue.get()
 
     def _fail_pending(self) -> None:
         error = InferenceFailed("micro-batcher is closed")
