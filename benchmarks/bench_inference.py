@@ -18,7 +18,9 @@ here; no data files are read), texts/s and tokens/s for:
     32); (b4) the same with batches of 4, torch given the batcher's small batches;
 (c) the ONNX fp32 export (skipped with a note when absent; it is not committed);
 (d) the ONNX int8 export, same batches as (b);
-(e) int8 through MVR's MicroBatcher, 8 caller threads submitting one text each.
+(e) int8 through MVR's MicroBatcher as the engine sets it up by default (2 runners
+    of 1 ONNX Runtime thread each on 2 cores), 8 caller threads submitting one text
+    at a time.
 
 Also: naive dynamic padding (flushes of 32 padded to their longest text) vs the
 batcher's length-sorted sub-batches, int8, one caller. Torch and ONNX Runtime
@@ -48,7 +50,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
-from mvr.inference.batcher import MicroBatcher  # noqa: E402
+from mvr.inference.batcher import MicroBatcher, runner_layout  # noqa: E402
 from mvr.inference.encoder import Encoder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -267,13 +269,15 @@ def main() -> None:
     random.Random(0).shuffle(seed_idx)
     seed_rounds = [seed_idx[r * seed_per_round : (r + 1) * seed_per_round] for r in range(rounds)]
     int8 = Encoder.from_dir(MODELS, threads=THREADS)
+    # (e) as the engine lays it out by default on THREADS cores (MVR_ORT_THREADS=0).
+    e_threads, e_runners = runner_layout(0, THREADS)
     fp32_path = MODELS / "encoder-fp32.onnx"
     runners: dict[str, Callable[[], None]] = {"b": torch_minilm(ids), "b4": torch_minilm(ids, 4)}
     if fp32_path.is_file():
         runners["c"] = onnx_batches(Encoder(fp32_path, MODELS / "tokenizer.json", threads=THREADS), ids)
     runners["d"] = onnx_batches(int8, ids)
     batchers = {
-        "e": MicroBatcher(int8, max_batch=BATCH),
+        "e": MicroBatcher(Encoder.from_dir(MODELS, threads=e_threads), max_batch=BATCH, runners=e_runners),
         "naive": MicroBatcher(int8, max_batch=BATCH, sub_batch=BATCH, max_padding=math.inf, max_wait_ms=50),
         "bucketed": MicroBatcher(int8, max_batch=BATCH, max_wait_ms=50),
     }
@@ -304,7 +308,7 @@ NAMES = {
     "b4": "b4_minilm_torch_fp32_sorted_batch4",
     "c": "c_minilm_onnx_fp32_batch32",
     "d": "d_minilm_onnx_int8_batch32",
-    "e": "e_int8_microbatcher_8_threads",
+    "e": "e_int8_microbatcher_8_callers",
     "naive": "int8_naive_padding_flush32",
     "bucketed": "int8_bucketed_flush32",
 }

@@ -12,7 +12,7 @@ import pytest
 
 from mvr.config import DEFAULT_MODELS_DIR
 from mvr.errors import InferenceFailed
-from mvr.inference.batcher import MicroBatcher
+from mvr.inference.batcher import MicroBatcher, runner_layout
 from mvr.inference.encoder import Encoder
 
 TEXTS = [
@@ -108,8 +108,11 @@ def test_each_concurrent_caller_gets_its_own_texts_embedding(encoder, references
     assert len(probe.calls) < len(TEXTS)
 
 
-def test_many_threads_many_requests_all_answered_correctly(encoder, references, batcher_factory) -> None:
-    batcher = batcher_factory(encoder, max_wait_ms=2)
+@pytest.mark.parametrize("runners", [1, 2])
+def test_many_threads_many_requests_all_answered_correctly(
+    encoder, references, batcher_factory, runners
+) -> None:
+    batcher = batcher_factory(encoder, max_wait_ms=2, runners=runners)
     jobs = [i % len(TEXTS) for i in range(200)]
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(lambda i: (i, batcher.submit(TEXTS[i])), jobs))
@@ -218,3 +221,20 @@ def test_close_drains_collected_texts_then_refuses_new_ones(encoder, batcher_fac
     with pytest.raises(InferenceFailed, match="closed"):
         batcher.submit(TEXTS[1])
     batcher.close()
+
+
+@pytest.mark.parametrize(
+    ("ort_threads", "cpus", "layout"),
+    [(0, 2, (1, 2)), (0, 1, (1, 1)), (0, 16, (1, 4)), (3, 16, (3, 1)), (1, 2, (1, 1))],
+)
+def test_runner_layout(ort_threads: int, cpus: int, layout: tuple[int, int]) -> None:
+    assert runner_layout(ort_threads, cpus) == layout
+
+
+def test_error_in_one_runner_reaches_its_callers_only(encoder, batcher_factory) -> None:
+    # Given two runners and a poisoned text sent alone, then good texts
+    batcher = batcher_factory(_Probe(encoder, poison="POISON"), runners=2, max_wait_ms=1)
+    with pytest.raises(InferenceFailed):
+        batcher.submit("POISON")
+    # Then the other runner and later batches still work
+    assert batcher.submit_many(TEXTS[:3]).shape == (3, 384)

@@ -19,7 +19,7 @@ import numpy as np
 
 from mvr.errors import InferenceFailed
 from mvr.inference.baseline import BaselineClassifier
-from mvr.inference.batcher import MicroBatcher
+from mvr.inference.batcher import MicroBatcher, runner_layout
 from mvr.inference.categories import CategoryModel
 from mvr.inference.decision import Decision, urgency_label
 from mvr.inference.encoder import INT8_MODEL, Encoder, Manifest
@@ -65,7 +65,8 @@ class EmbeddingBackend:
             InferenceFailed: A model file is missing, changed or unreadable.
         """
         models_dir = Path(settings.models_dir)
-        encoder = Encoder.from_dir(models_dir, threads=settings.ort_threads)
+        threads, runners = runner_layout(settings.ort_threads)
+        encoder = Encoder.from_dir(models_dir, threads=threads)
         manifest = Manifest.load(models_dir)
         if not (models_dir / SENTIMENT_HEAD).is_file():
             raise InferenceFailed(f"model files missing: {models_dir / SENTIMENT_HEAD}")
@@ -78,6 +79,7 @@ class EmbeddingBackend:
             max_batch=settings.batch_max_size,
             max_tokens=settings.batch_max_tokens,
             max_wait_ms=settings.batch_max_wait_ms,
+            runners=runners,
         )
         return cls(batcher, model, sentiment, manifest.model_version(INT8_MODEL))
 
