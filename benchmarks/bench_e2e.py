@@ -2,6 +2,7 @@
 
 Usage:
     .venv/bin/python benchmarks/bench_e2e.py [--quick] [--json] [--tickets N] [--stream-s S]
+        [--worker-env NAME=VALUE ...]
 
 Starts its own Redis (127.0.0.1, free port, no persistence), MVR's API (as
 ``mvr api`` runs it) and one worker (as ``mvr worker`` runs it: ``dramatiq
@@ -165,7 +166,7 @@ def stream_latency(url: str, client: Any, rate: float, duration_s: float, done_b
     return {"rate_per_s": round(rate, 1), "tickets": len(batch), **c.latency_summary(seconds)}
 
 
-def run(quick: bool, tickets: int, stream_s: float) -> dict[str, Any]:
+def run(quick: bool, tickets: int, stream_s: float, worker_env: dict[str, str]) -> dict[str, Any]:
     from mvr.cli import worker_command
     from mvr.config import Settings
     from mvr.ticket import ticket_text
@@ -177,7 +178,8 @@ def run(quick: bool, tickets: int, stream_s: float) -> dict[str, Any]:
         api, url = c.start_mvr_api(started, redis.url)
         env = c.mvr_env(redis.url)
         settings = Settings.from_env({**os.environ, **env})
-        worker = started.start(worker_command(settings), "worker-warmup", env)
+        env_worker = {**env, **worker_env}
+        worker = started.start(worker_command(settings), "worker-warmup", env_worker)
         c.log(f"warming up ({WARMUP} tickets; the worker loads its engine on first use)")
         asyncio.run(post_all(url, c.ticket_batch(WARMUP, seed=1)))
         wait_completed(client, WARMUP, timeout_s=180)
@@ -187,7 +189,7 @@ def run(quick: bool, tickets: int, stream_s: float) -> dict[str, Any]:
         began = time.monotonic()
         ids = asyncio.run(post_all(url, batch))
         intake_s = time.monotonic() - began
-        worker = started.start(worker_command(settings), "worker", env)
+        worker = started.start(worker_command(settings), "worker", env_worker)
         wait_completed(client, WARMUP + tickets, timeout_s=600)
         worker_tps = drain_rate(client, ids)
         c.log("the engine alone on the same texts")
@@ -199,9 +201,11 @@ def run(quick: bool, tickets: int, stream_s: float) -> dict[str, Any]:
             "api_workers_mb": [c.vm_hwm_mb(p) for p in c.worker_pids(api.pid)],
             "worker_processes_mb": [c.vm_hwm_mb(p) for p in c.descendants(worker.pid)],
         }
-        worker_log = started.log_tail("worker", 400)
+        worker_log = (started.tmp / "worker.log").read_text(errors="replace")
     backend_line = next((line for line in worker_log.splitlines() if "Engine ready backend=" in line), "")
-    return summarise(machine, quick, tickets, worker_tps, intake_s, engine, latency, rss, backend_line)
+    result = summarise(machine, quick, tickets, worker_tps, intake_s, engine, latency, rss, backend_line)
+    result["worker_env"] = worker_env
+    return result
 
 
 def summarise(
@@ -247,7 +251,8 @@ def render(result: dict[str, Any]) -> str:
         [
             c.machine_text(result["machine"]),
             "",
-            f"Backend: {result['backend']} (fallback: {result['fallback_reason']}); {e['threads']} threads",
+            f"Backend: {result['backend']} (fallback: {result['fallback_reason']}); {e['threads']} threads; "
+            f"worker env {result['worker_env']}",
             f"{result['tickets']} tickets: intake {result['intake_s']} s; worker "
             f"{result['worker_tickets_per_s']} tickets/s; engine alone {e['tickets_per_s']} tickets/s; "
             f"pipeline efficiency {result['pipeline_efficiency']}",
@@ -266,11 +271,19 @@ def main() -> None:
         parser.add_argument(
             "--stream-s", type=float, default=None, help="seconds of steady stream (default 30)"
         )
+        parser.add_argument(
+            "--worker-env",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="extra environment of the worker, to measure a tuning (e.g. dramatiq_worker_timeout=50)",
+        )
 
     args = c.parse_args("MVR end to end: worker vs engine throughput, latency at 50% load, RSS.", extra)
     tickets = args.tickets or (300 if args.quick else 2000)
     stream_s = args.stream_s or (8.0 if args.quick else 30.0)
-    c.emit(run(args.quick, tickets, stream_s), args.json, render)
+    worker_env = dict(item.split("=", 1) for item in args.worker_env)
+    c.emit(run(args.quick, tickets, stream_s, worker_env), args.json, render)
 
 
 if __name__ == "__main__":
