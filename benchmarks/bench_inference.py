@@ -257,7 +257,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
-    n, rounds, seed_per_round = (48, 3, 1) if args.quick else (256, 5, 2)
+    n, rounds, seed_per_round = (32, 3, 1) if args.quick else (256, 5, 2)
     texts = ticket_texts(n)
     tokenizer = Tokenizer.from_file(str(MODELS / "tokenizer.json"))
     ids = [e.ids for e in tokenizer.encode_batch(texts)]
