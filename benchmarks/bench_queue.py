@@ -10,7 +10,9 @@ through MVR's store, not the API, to be quick: the accept Lua script of
 of the first 1,000 and 10% of the rest completed (so /tickets/next has tickets
 to pop), a few processing, the rest pending.
 
-At each size one client on a keep-alive connection sends, one at a time:
+Each size has its own Redis and API, and requests alternate between the two (1k,
+100k, 1k, ...): a change in the machine's background load hits both alike. One
+client on one keep-alive connection per size sends, one at a time:
 ``GET /queue?limit=50`` (the top page), ``GET /queue?limit=50&offset=<random>``
 (informational: a page deep in the pending part) and ``GET /tickets/next`` (each
 call pops one completed ticket). Reported: p50/p95/p99 in milliseconds and the
@@ -34,6 +36,8 @@ SIZES = (1_000, 100_000)
 COMPLETED_SMALL, COMPLETED_LARGE = 0.6, 0.1
 #: Tickets claimed but not completed (``processing``) at each size.
 PROCESSING = 50
+#: Requests per route and size before measuring.
+WARMUP = 20
 #: Most /tickets/next calls per size (each pops one of the 600 completed tickets at 1k).
 MAX_NEXT = 500
 #: Tickets written per pipeline.
@@ -87,47 +91,65 @@ def _decision(rng: random.Random) -> Any:
     return Decision(category, scores, s, urgency_label(s), {"backend": "bench", "fallback": False})
 
 
-def measure(url: str, path: str | None, n: int, total: int, rng: random.Random) -> dict[str, float]:
-    """Latency of ``n`` sequential GETs of ``path`` (None: a random deep /queue page)."""
-    host, port = url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=10)
-    seconds = []
-    for i in range(n + n // 10):
-        target = path or f"/queue?limit=50&offset={rng.randrange(0, max(1, total - 50))}"
-        started = time.perf_counter()
-        connection.request("GET", target)
-        answer = connection.getresponse()
-        answer.read()
-        elapsed = time.perf_counter() - started
-        if answer.status != 200:
-            raise RuntimeError(f"GET {target} answered {answer.status}")
-        if i >= n // 10:  # the first tenth warms up
-            seconds.append(elapsed)
-    connection.close()
-    return c.latency_summary(seconds)
+def measure(apis: dict[int, str], path: str | None, n: int, rng: random.Random) -> dict[int, list[float]]:
+    """Seconds taken by ``n`` GETs of ``path`` on each API, alternating between them request by request.
+
+    ``path`` None means a random page deep in the pending part of /queue.
+    """
+    connections = {}
+    for size, url in apis.items():
+        host, port = url.removeprefix("http://").split(":")
+        connections[size] = http.client.HTTPConnection(host, int(port), timeout=10)
+    seconds: dict[int, list[float]] = {size: [] for size in apis}
+    for _ in range(n):
+        for size, connection in connections.items():
+            target = path or f"/queue?limit=50&offset={rng.randrange(0, size - 50)}"
+            started = time.perf_counter()
+            connection.request("GET", target)
+            answer = connection.getresponse()
+            answer.read()
+            seconds[size].append(time.perf_counter() - started)
+            if answer.status != 200:
+                raise RuntimeError(f"GET {target} answered {answer.status}")
+    for connection in connections.values():
+        connection.close()
+    return seconds
+
+
+def routes(requests: int) -> dict[str, tuple[str | None, int]]:
+    """Route key -> (path, number of requests)."""
+    return {
+        "queue_top": ("/queue?limit=50", requests),
+        "queue_deep": (None, requests),
+        "next": ("/tickets/next", min(MAX_NEXT, requests)),
+    }
 
 
 def run(quick: bool, requests: int) -> dict[str, Any]:
     machine = c.machine_info()
     rng = random.Random(11)
-    by_size: dict[str, Any] = {}
+    apis: dict[int, str] = {}
+    fill_s: dict[int, float] = {}
     with c.services() as started:
-        redis = c.RedisServer(started, "redis-queue")
-        _, url = c.start_mvr_api(started, redis.url)
-        stored = 0
         for size in SIZES:
-            c.log(f"storing tickets up to {size}")
+            redis = c.RedisServer(started, f"redis-{size}")
+            apis[size] = c.start_mvr_api(started, redis.url, name=f"api-{size}")[1]
+            c.log(f"storing {size} tickets")
             began = time.perf_counter()
-            fill(redis.url, stored, size, rng)
-            stored = size
-            fill_s = round(time.perf_counter() - began, 1)
-            c.log(f"measuring with {size} tickets ({requests} requests per route)")
-            by_size[str(size)] = {
-                "fill_s": fill_s,
-                "queue_top": measure(url, "/queue?limit=50", requests, size, rng),
-                "queue_deep": measure(url, None, requests, size, rng),
-                "next": measure(url, "/tickets/next", min(MAX_NEXT, requests), size, rng),
-            }
+            fill(redis.url, 0, min(size, SIZES[0]), rng)
+            if size > SIZES[0]:
+                fill(redis.url, SIZES[0], size, rng)
+            fill_s[size] = round(time.perf_counter() - began, 1)
+        measure(apis, None, WARMUP, rng)  # connections, scripts, caches
+        samples: dict[int, dict[str, list[float]]] = {size: {} for size in SIZES}
+        for key, (path, n) in routes(requests).items():
+            c.log(f"{key}: {n} requests per size, alternating between the sizes")
+            for size, seconds in measure(apis, path, n, rng).items():
+                samples[size][key] = seconds
+    by_size = {
+        str(size): {"fill_s": fill_s[size], **{k: c.latency_summary(v) for k, v in samples[size].items()}}
+        for size in SIZES
+    }
     return summarise(machine, quick, requests, by_size)
 
 
