@@ -2,7 +2,8 @@
 
 Callers (a worker's Dramatiq threads) ``submit`` a text and block on its
 embedding. One background thread collects texts until ``max_batch`` texts, a
-budget of padded tokens, or ``max_wait_ms`` after the first text, then sorts
+budget of padded tokens, or ``max_wait_ms`` after the first text (it stops
+waiting, but still takes what is queued, once it holds a full sub-batch), then sorts
 them by token length and runs them in length-sorted sub-batches, each padded
 only to its own longest text. An error reaches every caller of that batch.
 With several runners, batches run side by side; a batch is collected only when
@@ -199,8 +200,11 @@ class MicroBatcher:
         batch.add(first)
         deadline = time.monotonic() + self._max_wait_s
         while len(batch.items) < self._max_batch:
+            # Once a full sub-batch is in hand, take only what is already queued: waiting longer
+            # would idle a runner (PERF: 8 callers, 2 runners: +20% texts/s over waiting 5 ms).
+            full = len(batch.items) >= self._sub_batch
             try:
-                item = self._queue.get(timeout=max(deadline - time.monotonic(), 0.0))
+                item = self._queue.get(timeout=0.0 if full else max(deadline - time.monotonic(), 0.0))
             except queue.Empty:
                 break
             if item is None:
