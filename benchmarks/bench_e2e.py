@@ -17,8 +17,10 @@ default backend unless ``MVR_BACKEND`` is set. Then:
    load and ramp-up);
 3. the engine alone, in this process, on the same texts (``ticket_text`` of the
    same fields), ``Engine.from_settings`` with the same settings, from
-   ``worker_threads`` threads each calling ``engine.decide`` (same batcher);
-   pipeline efficiency = worker / engine;
+   ``worker_threads`` threads each calling ``engine.decide`` (same batcher): half
+   the texts just before step 2 and half just after, so that a change in the
+   machine's background load weighs on both figures; pipeline efficiency =
+   worker / engine;
 4. a steady stream at 50% of the measured worker capacity (open loop, one POST
    every 1/rate seconds): time-to-completed per ticket = its ``updated_at`` when
    completed - the moment its POST was sent; p50/p95/p99;
@@ -113,40 +115,50 @@ def drain_rate(client: Any, ids: list[str]) -> float:
     return (len(done) - skip) / (done[-1] - done[skip - 1])
 
 
-def engine_alone(env: dict[str, str], texts: list[str]) -> dict[str, Any]:
-    """Tickets/s of ``Engine.decide`` from ``worker_threads`` threads, in this process."""
-    from mvr.config import Settings
-    from mvr.inference.engine import Engine
+class EngineAlone:
+    """The worker's engine in this process, timed on texts from ``worker_threads`` threads."""
 
-    settings = Settings.from_env(env)
-    engine = Engine.from_settings(settings)
-    for text in texts[:WARMUP]:
-        engine.decide(text)
-    todo = iter(texts)
-    lock = threading.Lock()
+    def __init__(self, env: dict[str, str], warmup: list[str]) -> None:
+        from mvr.config import Settings
+        from mvr.inference.engine import Engine
 
-    def work() -> None:
-        while True:
-            with lock:
-                text = next(todo, None)
-            if text is None:
-                return
-            engine.decide(text)
+        self.settings = Settings.from_env(env)
+        self.engine = Engine.from_settings(self.settings)
+        for text in warmup:
+            self.engine.decide(text)
+        self.texts = 0
+        self.seconds = 0.0
 
-    threads = [threading.Thread(target=work) for _ in range(settings.worker_threads)]
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
-    engine.backend.close()
-    return {
-        "backend": engine.backend_name,
-        "fallback_reason": engine.fallback_reason,
-        "threads": settings.worker_threads,
-        "tickets_per_s": round(len(texts) / elapsed, 1),
-    }
+    def run(self, texts: list[str]) -> None:
+        """Decide every text of ``texts`` from ``worker_threads`` threads; add to the totals."""
+        todo = iter(texts)
+        lock = threading.Lock()
+
+        def work() -> None:
+            while True:
+                with lock:
+                    text = next(todo, None)
+                if text is None:
+                    return
+                self.engine.decide(text)
+
+        threads = [threading.Thread(target=work) for _ in range(self.settings.worker_threads)]
+        began = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.seconds += time.perf_counter() - began
+        self.texts += len(texts)
+
+    def summary(self) -> dict[str, Any]:
+        self.engine.backend.close()
+        return {
+            "backend": self.engine.backend_name,
+            "fallback_reason": self.engine.fallback_reason,
+            "threads": self.settings.worker_threads,
+            "tickets_per_s": round(self.texts / self.seconds, 1),
+        }
 
 
 def _completed_at(raw: str) -> float:
@@ -185,6 +197,10 @@ def run(quick: bool, tickets: int, stream_s: float, worker_env: dict[str, str]) 
         wait_completed(client, WARMUP, timeout_s=180)
         started.stop(worker)
         batch = c.ticket_batch(tickets, seed=2)
+        texts = [ticket_text(**fields) for fields in batch]
+        c.log("the engine alone on the first half of the texts")
+        alone = EngineAlone({**os.environ, **env}, texts[-WARMUP:])
+        alone.run(texts[: tickets // 2])
         c.log(f"throughput: {tickets} tickets posted through the API, then a fresh worker drains them")
         began = time.monotonic()
         ids = asyncio.run(post_all(url, batch))
@@ -192,8 +208,9 @@ def run(quick: bool, tickets: int, stream_s: float, worker_env: dict[str, str]) 
         worker = started.start(worker_command(settings), "worker", env_worker)
         wait_completed(client, WARMUP + tickets, timeout_s=600)
         worker_tps = drain_rate(client, ids)
-        c.log("the engine alone on the same texts")
-        engine = engine_alone({**os.environ, **env}, [ticket_text(**fields) for fields in batch])
+        c.log("the engine alone on the second half of the texts")
+        alone.run(texts[tickets // 2 :])
+        engine = alone.summary()
         rate = 0.5 * worker_tps
         c.log(f"steady stream at {rate:.1f} tickets/s for {stream_s:g} s")
         latency = stream_latency(url, client, rate, stream_s, WARMUP + tickets)
