@@ -332,11 +332,18 @@ def _report(results: dict[str, Any], n: int, tokens: int, rounds: int, quick: bo
             "e_over_b_per_text": round(rate["e"] / rate["b"], 2),
             "e_over_a_per_ticket": round(rate["e"] / rate["a"], 1),
             "e_over_a_tokens_per_s": round(results["e"]["tokens_per_s"] / results["a"]["tokens_per_s"], 1),
+            "e_over_b_per_text_each_round": _per_round(results["e"], results["b"]),
             "d_over_b_per_text": round(rate["d"] / rate["b"], 2),
             "e_over_b4_per_text": round(rate["e"] / rate["b4"], 2),
             "bucketed_over_naive": round(rate["bucketed"] / rate["naive"], 2),
         },
     }
+
+
+def _per_round(top: dict[str, Any], bottom: dict[str, Any]) -> list[float]:
+    """Ratios within each round (same time window, so less exposed to a shared machine's bursts)."""
+    pairs = zip(top["per_round_texts_per_s"], bottom["per_round_texts_per_s"], strict=True)
+    return [round(t / b, 2) for t, b in pairs]
 
 
 def _table(report: dict[str, Any]) -> str:
