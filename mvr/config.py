@@ -69,6 +69,9 @@ class Settings:
     worker_processes: int = 1
     #: Dramatiq worker threads per process.
     worker_threads: int = 8
+    #: Longest pause, in milliseconds, of an idle worker between fetches (Dramatiq's
+    #: ``dramatiq_worker_timeout``, 1,000 by default, adds up to a second of latency).
+    worker_poll_ms: int = 100
     #: API (gunicorn) worker processes.
     api_workers: int = 2
     #: How long, in milliseconds, a worker's claim on a ticket lasts (a dead worker's

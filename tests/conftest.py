@@ -68,6 +68,7 @@ def mvr_env(redis_url: str) -> Iterator[dict[str, str]]:
         "MVR_BROKER_NAMESPACE": f"dqtest-{tag}",
         "MVR_BACKEND": "baseline",
         "MVR_LOCK_TTL_MS": "3000",
+        "dramatiq_worker_timeout": "100",  # what `mvr worker` sets (MVR_WORKER_POLL_MS)
     }
     yield env
     client = redis.Redis.from_url(redis_url)

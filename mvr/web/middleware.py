@@ -37,6 +37,12 @@ class ApiKeyMiddleware:
 class MetricsMiddleware:
     """Count answers and time them, by route template."""
 
+    def __init__(self) -> None:
+        # PERF: labelled children cached per key; .labels() costs a lock and a dict build
+        # on every call (bench_intake, tuning 1).
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._latencies: dict[str, Any] = {}
+
     async def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.started = time.perf_counter()
 
@@ -44,7 +50,12 @@ class MetricsMiddleware:
         self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
     ) -> None:
         route = req.uri_template or "unmatched"
-        HTTP_REQUESTS.labels(req.method, route, resp.status_code).inc()
+        key = (req.method, route, resp.status_code)
+        counter = self._counters.get(key) or self._counters.setdefault(key, HTTP_REQUESTS.labels(*key))
+        counter.inc()
         started = req.context.get("started")
         if started is not None:
-            HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
+            latency = self._latencies.get(route) or self._latencies.setdefault(
+                route, HTTP_LATENCY.labels(route)
+            )
+            latency.observe(time.perf_counter() - started)
