@@ -164,7 +164,10 @@ class MicroBatcher:
         return np.stack([_wait(item.future, deadline) for item in items]) if items else np.zeros((0, 0))
 
     def close(self, timeout_s: float = 5.0) -> None:
-        """Stop the background thread; callers still waiting get ``InferenceFailed``."""
+        """Stop the background thread: texts already in a batch still run, queued ones fail.
+
+        Callers whose texts were still queued get ``InferenceFailed``; so does any later ``submit``.
+        """
         if self._closed.is_set():
             return
         self._closed.set()
