@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mvr.errors import InferenceFailed
 from mvr.inference.baseline import BaselineClassifier
 from mvr.inference.evaluation import (
     classification_report,
+    eval_sentiment,
     eval_tickets,
     eval_urgency,
     fit_head,
@@ -109,6 +111,15 @@ def test_eval_urgency_skips_rows_without_priority(tmp_path: Path) -> None:
     ]
     result = eval_urgency(_write_csv(tmp_path / "u.csv", rows), _BaselineDecider())
     assert result == {"rows": 2, "urgent": 1, "auc": 1.0}
+
+
+def test_eval_sentiment_needs_a_backend_with_sentiment(tmp_path: Path) -> None:
+    rows = [
+        {"text": "Awful delay again", "sentiment": "negative"},
+        {"text": "Lovely crew", "sentiment": "positive"},
+    ]
+    with pytest.raises(InferenceFailed, match="sentiment_negative"):
+        eval_sentiment(_write_csv(tmp_path / "s.csv", rows), _BaselineDecider())
 
 
 def test_fit_head_learns_separable_labels_and_saves(tmp_path: Path) -> None:
