@@ -233,6 +233,11 @@ class CpuSampler:
     def rate(self, start: float, end: float) -> float:
         """Average cores used between monotonic times ``start`` and ``end`` (nearest samples inside)."""
         inside = [s for s in self.samples if start <= s[0] <= end]
+        # A watched process that exits drops out of the sum: stop at the first fall.
+        for i in range(1, len(inside)):
+            if inside[i][1] < inside[i - 1][1]:
+                inside = inside[:i]
+                break
         if len(inside) < 2:
             return float("nan")
         (t0, c0), (t1, c1) = inside[0], inside[-1]
