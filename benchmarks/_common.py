@@ -44,6 +44,8 @@ VERSIONED = (
     "gunicorn",
     "uvicorn",
     "uvicorn-worker",
+    "httptools",
+    "uvloop",
     "msgspec",
     "redis",
     "dramatiq",
@@ -407,6 +409,23 @@ def start_mvr_api(
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/health")
     return process, url
+
+
+def start_mvr_worker(started: Services, env: dict[str, str], name: str = "worker") -> Any:
+    """Start MVR's worker as `mvr worker` runs it (``worker_command`` and the CLI's worker environment).
+
+    Its Prometheus exposition (Dramatiq's, ``dramatiq_prom_*``) listens on 127.0.0.1 and a free port.
+    """
+    from mvr import cli
+    from mvr.config import Settings
+
+    env = {"MVR_WORKER_METRICS_PORT": str(free_port()), **env}
+    settings = Settings.from_env({**os.environ, **env})
+    cli_env = cli._worker_env(settings) if hasattr(cli, "_worker_env") else {}
+    full = {**cli_env, **env, "dramatiq_prom_host": "127.0.0.1"}
+    full["dramatiq_prom_db"] = full.get("PROMETHEUS_MULTIPROC_DIR") or str(started.tmp)
+    full["dramatiq_prom_port"] = env["MVR_WORKER_METRICS_PORT"]
+    return started.start(cli.worker_command(settings), name, full)
 
 
 def worker_pids(master_pid: int) -> list[int]:

@@ -6,8 +6,9 @@ Usage:
 
 Starts its own Redis (127.0.0.1, free port, no persistence), MVR's API (as
 ``mvr api`` runs it) and one worker (as ``mvr worker`` runs it: ``dramatiq
-mvr.actors`` with ``MVR_WORKER_PROCESSES`` × ``MVR_WORKER_THREADS``), with the
-default backend unless ``MVR_BACKEND`` is set. Then:
+mvr.actors`` with ``MVR_WORKER_PROCESSES`` × ``MVR_WORKER_THREADS`` and the CLI's
+worker environment, its metrics port on 127.0.0.1), with the default backend
+unless ``MVR_BACKEND`` is set. Then:
 
 1. warm-up: 16 tickets, until completed (the worker loads its engine on first use);
 2. throughput: the warm worker is stopped, N tickets (default 2,000) are posted
@@ -179,8 +180,6 @@ def stream_latency(url: str, client: Any, rate: float, duration_s: float, done_b
 
 
 def run(quick: bool, tickets: int, stream_s: float, worker_env: dict[str, str]) -> dict[str, Any]:
-    from mvr.cli import worker_command
-    from mvr.config import Settings
     from mvr.ticket import ticket_text
 
     machine = c.machine_info()
@@ -189,9 +188,8 @@ def run(quick: bool, tickets: int, stream_s: float, worker_env: dict[str, str]) 
         client = redis.client()
         api, url = c.start_mvr_api(started, redis.url)
         env = c.mvr_env(redis.url)
-        settings = Settings.from_env({**os.environ, **env})
         env_worker = {**env, **worker_env}
-        worker = started.start(worker_command(settings), "worker-warmup", env_worker)
+        worker = c.start_mvr_worker(started, env_worker, "worker-warmup")
         c.log(f"warming up ({WARMUP} tickets; the worker loads its engine on first use)")
         asyncio.run(post_all(url, c.ticket_batch(WARMUP, seed=1)))
         wait_completed(client, WARMUP, timeout_s=180)
@@ -205,7 +203,7 @@ def run(quick: bool, tickets: int, stream_s: float, worker_env: dict[str, str]) 
         began = time.monotonic()
         ids = asyncio.run(post_all(url, batch))
         intake_s = time.monotonic() - began
-        worker = started.start(worker_command(settings), "worker", env_worker)
+        worker = c.start_mvr_worker(started, env_worker, "worker")
         wait_completed(client, WARMUP + tickets, timeout_s=600)
         worker_tps = drain_rate(client, ids)
         c.log("the engine alone on the second half of the texts")
