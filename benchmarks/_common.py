@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "benchmarks"
@@ -380,11 +381,14 @@ class RedisServer:
         return redis.Redis.from_url(self.url, decode_responses=True)
 
 
-def mvr_env(redis_url: str, **extra: str) -> dict[str, str]:
-    """Environment of an MVR API or worker on ``redis_url`` (metrics dir as `mvr api` sets it)."""
+def mvr_env(started: Services, redis_url: str, **extra: str) -> dict[str, str]:
+    """Environment of an MVR API or worker on ``redis_url`` (metrics dir as `mvr api` sets it).
+
+    The metrics directory lives in ``started``'s temporary directory, removed with it.
+    """
     return {
         "REDIS_URL": redis_url,
-        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="mvr-bench-metrics-"),
+        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="metrics-", dir=started.tmp),
         **extra,
     }
 
@@ -400,7 +404,7 @@ def start_mvr_api(
     from mvr.cli import api_command
     from mvr.config import Settings
 
-    env = mvr_env(redis_url, **extra)
+    env = mvr_env(started, redis_url, **extra)
     if source is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), os.environ.get("PYTHONPATH")]))
     settings = Settings.from_env(env)
@@ -421,7 +425,13 @@ def start_mvr_worker(started: Services, env: dict[str, str], name: str = "worker
 
     env = {"MVR_WORKER_METRICS_PORT": str(free_port()), **env}
     settings = Settings.from_env({**os.environ, **env})
-    cli_env = cli._worker_env(settings) if hasattr(cli, "_worker_env") else {}
+    mkdtemp = tempfile.mkdtemp
+    # The CLI builds the worker's environment from os.environ; any directory it makes stays in ours.
+    with (
+        mock.patch.dict(os.environ, env),
+        mock.patch.object(tempfile, "mkdtemp", lambda **kw: mkdtemp(dir=started.tmp, **kw)),
+    ):
+        cli_env = cli._worker_env(settings) if hasattr(cli, "_worker_env") else {}
     full = {**cli_env, **env, "dramatiq_prom_host": "127.0.0.1"}
     full["dramatiq_prom_db"] = full.get("PROMETHEUS_MULTIPROC_DIR") or str(started.tmp)
     full["dramatiq_prom_port"] = env["MVR_WORKER_METRICS_PORT"]

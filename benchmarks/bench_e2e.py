@@ -187,7 +187,7 @@ def run(quick: bool, tickets: int, stream_s: float, worker_env: dict[str, str]) 
         redis = c.RedisServer(started, "redis-e2e")
         client = redis.client()
         api, url = c.start_mvr_api(started, redis.url)
-        env = c.mvr_env(redis.url)
+        env = c.mvr_env(started, redis.url)
         env_worker = {**env, **worker_env}
         worker = c.start_mvr_worker(started, env_worker, "worker-warmup")
         c.log(f"warming up ({WARMUP} tickets; the worker loads its engine on first use)")
