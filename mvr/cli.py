@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from mvr.config import ConfigError, Settings, load_settings
+from mvr.config import BACKENDS, ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from mvr.inference.engine import Engine
 
 __all__ = ["main"]
 
@@ -180,17 +186,6 @@ def _stop_all(children: Sequence[subprocess.Popen[bytes]]) -> None:
 
 # Models: classify, eval, fit (workers' inference code, imported only when these commands run) ------
 
-
-import json  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import TYPE_CHECKING, Any  # noqa: E402
-
-from mvr.config import BACKENDS  # noqa: E402
-
-if TYPE_CHECKING:
-    from mvr.inference.engine import Engine
-
 #: Deterministic halves of a CSV file (by SHA-256 of each row's text), for fit-on-one, eval-on-other.
 _SPLITS = ("half-a", "half-b")
 
@@ -302,12 +297,7 @@ def eval_sentiment_command(csv_file: Path, as_json: bool, backend: str | None) -
     """Sentiment quality on CSV_FILE (columns text, sentiment): ROC AUC of P(negative)."""
     from mvr.inference.evaluation import eval_sentiment
 
-    engine = _engine(backend, strict=True)
-    try:
-        result = _run_with_bar("Scoring", lambda bar: eval_sentiment(csv_file, engine.backend, progress=bar))
-    finally:
-        engine.close()
-    result = {"file": str(csv_file), "backend": engine.backend_name, **result}
+    result = _auc_report(csv_file, _engine(backend, strict=True), eval_sentiment)
     click.echo(
         json.dumps(result)
         if as_json
@@ -325,17 +315,22 @@ def eval_urgency_command(csv_file: Path, as_json: bool, backend: str | None) -> 
     from mvr.inference.evaluation import eval_urgency
 
     engine = _engine(backend, strict=(backend or _settings().backend) != "baseline")
-    try:
-        result = _run_with_bar("Scoring", lambda bar: eval_urgency(csv_file, engine.backend, progress=bar))
-    finally:
-        engine.close()
-    result = {"file": str(csv_file), "backend": engine.backend_name, **result}
+    result = _auc_report(csv_file, engine, eval_urgency)
     click.echo(
         json.dumps(result)
         if as_json
         else f"{result['rows']} rows with a priority ({result['urgent']} critical/high), backend "
         f"{result['backend']}: ROC AUC of S = {result['auc']:.4f}"
     )
+
+
+def _auc_report(csv_file: Path, engine: Engine, evaluate: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    """Run one AUC evaluation with a progress bar, then close the engine."""
+    try:
+        result = _run_with_bar("Scoring", lambda bar: evaluate(csv_file, engine.backend, progress=bar))
+    finally:
+        engine.close()
+    return {"file": str(csv_file), "backend": engine.backend_name, **result}
 
 
 @main.command()
@@ -349,14 +344,16 @@ def eval_urgency_command(csv_file: Path, as_json: bool, backend: str | None) -> 
 @click.option("--split", type=click.Choice(_SPLITS), help="Fit on this half of the rows only (by row hash).")
 def fit(csv_file: Path, out: Path, split: str | None) -> None:
     """Learn a linear category head from labelled tickets in CSV_FILE (columns subject, body, category)."""
+    from mvr.inference.engine import EmbeddingBackend
     from mvr.inference.evaluation import fit_head
 
     engine = _engine("embedding", strict=True)
+    backend = engine.backend
+    assert isinstance(backend, EmbeddingBackend)  # strict: no baseline fallback
     try:
         result = _run_with_bar(
-            "Embedding",
-            lambda bar: fit_head(csv_file, out, engine.backend.embed, half=_half(split), progress=bar),
-        )  # type: ignore[attr-defined]
+            "Embedding", lambda bar: fit_head(csv_file, out, backend.embed, half=_half(split), progress=bar)
+        )
     finally:
         engine.close()
     click.echo(
