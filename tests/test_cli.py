@@ -1,0 +1,132 @@
+"""The `mvr` command's model and Slack subcommands (real engine, real files)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mvr.cli import main
+
+TICKETS = [
+    ("Invoice", "I was charged twice for my subscription this month.", "billing", "high"),
+    ("Refund", "Please refund the annual plan I cancelled.", "billing", "low"),
+    ("Receipt", "Where can I download last month's receipt?", "billing", "medium"),
+    ("Crash", "The app crashes whenever I open the settings page.", "technical", "high"),
+    ("Login", "I cannot log in after resetting my password.", "technical", "high"),
+    ("Slow", "The dashboard takes a minute to load.", "technical", "low"),
+    ("DMCA", "This repository copies our copyrighted code; please take it down.", "legal", "medium"),
+    ("GDPR", "Under the GDPR I request a copy of all my personal data.", "legal", "low"),
+    ("Lawsuit", "Our attorney will file a lawsuit unless this is resolved.", "legal", "high"),
+]
+
+
+@pytest.fixture
+def tickets_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "tickets.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["subject", "body", "category", "priority"])
+        writer.writerows(TICKETS)
+    return path
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    for name in ("MVR_BACKEND", "REDIS_URL", "SLACK_WEBHOOK_URL", "MVR_CATEGORY_HEAD"):
+        monkeypatch.delenv(name, raising=False)
+    return CliRunner()
+
+
+def test_classify_prints_the_decision_as_json(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["classify", "Our production database is down, urgent!"])
+
+    decision = json.loads(result.output)
+    assert result.exit_code == 0
+    assert decision["category"] == "Technical"
+    assert decision["urgency_label"] == "high"
+    assert decision["explanation"]["backend"] == "embedding"
+
+
+def test_eval_tickets_json_reports_accuracy_f1_and_confusion(runner: CliRunner, tickets_csv: Path) -> None:
+    result = runner.invoke(main, ["eval", "tickets", str(tickets_csv), "--json"])
+
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert result.exit_code == 0
+    assert report["rows"] == 9
+    assert set(report["per_class"]) == {"billing", "technical", "legal"}
+    assert report["accuracy"] >= 0.8 and 0 <= report["macro_f1"] <= 1
+    assert sum(map(sum, report["confusion"])) == 9
+
+
+def test_eval_tickets_table_with_the_baseline(runner: CliRunner, tickets_csv: Path) -> None:
+    result = runner.invoke(main, ["eval", "tickets", str(tickets_csv), "--backend", "baseline"])
+
+    assert result.exit_code == 0
+    assert "macro-F1" in result.output and "backend baseline" in result.output
+
+
+def test_eval_urgency_and_sentiment_print_roc_auc(
+    runner: CliRunner, tickets_csv: Path, tmp_path: Path
+) -> None:
+    tweets = tmp_path / "tweets.csv"
+    tweets.write_text(
+        "text,sentiment\nI love this, thank you!,positive\nWorst service ever.,negative\n"
+        "Flight was fine.,neutral\nThey lost my bag again and nobody helps.,negative\n"
+    )
+
+    urgency = runner.invoke(main, ["eval", "urgency", str(tickets_csv), "--json"])
+    sentiment = runner.invoke(main, ["eval", "sentiment", str(tweets), "--json"])
+
+    assert urgency.exit_code == 0 and sentiment.exit_code == 0
+    assert 0 <= json.loads(urgency.output.strip().splitlines()[-1])["auc"] <= 1
+    assert json.loads(sentiment.output.strip().splitlines()[-1])["auc"] == 1.0
+
+
+def test_fit_writes_a_head_that_eval_uses(runner: CliRunner, tickets_csv: Path, tmp_path: Path) -> None:
+    head = tmp_path / "head.npz"
+
+    fitted = runner.invoke(main, ["fit", str(tickets_csv), "--out", str(head)])
+    report = runner.invoke(main, ["eval", "tickets", str(tickets_csv), "--head", str(head), "--json"])
+
+    assert fitted.exit_code == 0 and head.exists()
+    assert json.loads(report.output.strip().splitlines()[-1])["category_method"] == "linear-head"
+
+
+def test_slack_test_without_webhook_fails_with_a_reason(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["slack-test"])
+
+    assert result.exit_code == 1
+    assert "SLACK_WEBHOOK_URL is not set" in result.output
+
+
+def test_slack_test_posts_and_says_ok(runner: CliRunner, fake_slack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", fake_slack.url)
+
+    result = runner.invoke(main, ["slack-test"])
+
+    assert result.exit_code == 0
+    assert "OK: Message sent to Slack. Check your channel." in result.output
+    assert len(fake_slack.requests) == 1
+
+
+@pytest.mark.parametrize("command", ["api", "worker"])
+def test_api_and_worker_need_redis_url(runner: CliRunner, command: str) -> None:
+    result = runner.invoke(main, [command])
+
+    assert result.exit_code == 2
+    assert "REDIS_URL is not set" in result.output
+
+
+def test_invalid_setting_is_a_usage_error_naming_it(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MVR_BACKEND", "gpt")
+
+    result = runner.invoke(main, ["classify", "hello"])
+
+    assert result.exit_code == 2
+    assert "MVR_BACKEND" in result.output
