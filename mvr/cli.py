@@ -76,20 +76,26 @@ def worker_command(settings: Settings) -> list[str]:
     ]
 
 
-def _api_env() -> dict[str, str]:
+def _env_with_metrics_dir(prefix: str) -> dict[str, str]:
+    """Return os.environ with PROMETHEUS_MULTIPROC_DIR set (a new directory when unset)."""
     env = dict(os.environ)
-    env.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mvr-api-metrics-"))
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=prefix)
     return env
+
+
+def _api_env() -> dict[str, str]:
+    return _env_with_metrics_dir("mvr-api-metrics-")
 
 
 def _worker_env(settings: Settings) -> dict[str, str]:
     """Environment for `dramatiq`: MVR's and Dramatiq's metrics in one directory, served locally."""
-    env = dict(os.environ)
-    metrics_dir = env.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mvr-worker-metrics-"))
+    env = _env_with_metrics_dir("mvr-worker-metrics-")
     env.update(
-        dramatiq_prom_db=metrics_dir,
+        dramatiq_prom_db=env["PROMETHEUS_MULTIPROC_DIR"],
         dramatiq_prom_host="127.0.0.1",
         dramatiq_prom_port=str(settings.worker_metrics_port),
+        dramatiq_worker_timeout=str(settings.worker_poll_ms),
     )
     return env
 
