@@ -55,6 +55,8 @@ TRIAGE_QUEUE = TRIAGE_ACTOR = "triage"
 #: Dramatiq queue and actor of Slack alerts (own queue: Slack never delays triage).
 ALERT_QUEUE = "alerts"
 ALERT_ACTOR = "alert"
+#: Redis connections per API process (requests in flight beyond it wait for one).
+API_POOL_SIZE = 100
 #: Idempotency records expire after 24 hours.
 IDEMPOTENCY_TTL_S = 24 * 3600
 #: Text fields a ticket may carry.
@@ -71,8 +73,18 @@ def connect(settings: Settings) -> redis.Redis:
 
 
 def connect_async(settings: Settings) -> redis.asyncio.Redis:
-    """Return an asyncio Redis client for the API (fails within ``redis_timeout_s``)."""
-    return redis.asyncio.Redis.from_url(require_url(settings), **_client_options(settings))
+    """Return an asyncio Redis client for the API (fails within about ``redis_timeout_s``).
+
+    Requests beyond ``API_POOL_SIZE`` in flight wait up to ``redis_timeout_s`` for a
+    connection instead of failing at once.
+    """
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        require_url(settings),
+        max_connections=API_POOL_SIZE,
+        timeout=settings.redis_timeout_s,
+        **_client_options(settings),
+    )
+    return redis.asyncio.Redis(connection_pool=pool)
 
 
 def _client_options(settings: Settings) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import Middleware, Retries, TimeLimit
 
 from mvr.config import Settings
 from mvr.store import require_url
@@ -17,13 +18,24 @@ __all__ = ["MAINTENANCE_CHANCE", "build_broker"]
 MAINTENANCE_CHANCE = 100_000
 
 
+def _middleware() -> list[Middleware]:
+    """Only the middleware MVR uses: retries with backoff and a time limit per message.
+
+    Dramatiq's defaults also run age limits, callbacks, pipelines and shutdown
+    notifications on every message; MVR uses none of them.
+    """
+    return [TimeLimit(), Retries()]
+
+
 def build_broker(settings: Settings) -> dramatiq.Broker:
     """Return the broker the workers consume from (with metrics when `mvr worker` runs them)."""
     broker: dramatiq.Broker
+    middleware = _middleware()
     if settings.broker_url:
-        broker = RabbitmqBroker(url=settings.broker_url)
+        broker = RabbitmqBroker(url=settings.broker_url, middleware=middleware)
     else:
         broker = RedisBroker(
+            middleware=middleware,
             url=require_url(settings),
             namespace=settings.broker_namespace,
             heartbeat_timeout=settings.broker_heartbeat_timeout_ms,
