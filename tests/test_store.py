@@ -9,7 +9,7 @@ import pytest
 
 from mvr.config import Settings
 from mvr.inference.decision import Decision
-from mvr.store import AsyncTicketStore, TicketStore, connect, connect_async
+from mvr.store import API_POOL_SIZE, AsyncTicketStore, TicketStore, connect, connect_async
 
 
 def _decision(score: float = 0.5) -> Decision:
@@ -109,3 +109,13 @@ def test_alert_reservation_is_exclusive_then_final_or_abandoned(store: TicketSto
     assert store.begin_alert(ticket_id, hold_ms=10) == "final"
     store.release_alert(ticket_id)
     assert store.begin_alert(ticket_id, hold_ms=10) == "reserved"
+
+
+def test_a_burst_beyond_the_connection_pool_waits_instead_of_failing(settings: Settings) -> None:
+    async def burst() -> list[tuple[str, bool]]:
+        store = AsyncTicketStore(connect_async(settings), settings)
+        return await asyncio.gather(*(store.accept({"body": f"burst {n}"}) for n in range(API_POOL_SIZE * 3)))
+
+    accepted = asyncio.run(burst())
+
+    assert len({ticket_id for ticket_id, _ in accepted}) == API_POOL_SIZE * 3
