@@ -30,6 +30,7 @@ run: install
 
 test: install-test
 	$(BIN)/ruff check mvr tests scripts benchmarks
+	$(BIN)/mypy mvr
 	$(BIN)/pytest -q
 
 lint: install-test

@@ -97,3 +97,15 @@ def test_queue_benchmark_prints_latency_at_both_sizes() -> None:
             assert_latency(result["sizes"][size][route])
     assert all(v > 0 for v in result["ratios"].values())
     assert_bools(result["acceptance"])
+
+
+def test_inference_benchmark_prints_rates_and_ratios() -> None:
+    result = run_quick("bench_inference")
+
+    assert result["quick"] is True
+    for name in ("a", "b", "d", "e"):
+        entry = result["results"][name]
+        assert entry["texts_per_s"] > 0 and entry["tokens_per_s"] > 0
+        assert len(entry["per_round_texts_per_s"]) == result["rounds"]
+    for key in ("e_over_b_per_text", "e_over_a_per_ticket", "bucketed_over_naive"):
+        assert result["ratios"][key] > 0
