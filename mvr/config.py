@@ -83,9 +83,9 @@ class Settings:
     #: Seconds the API waits for Redis before answering 503.
     redis_timeout_s: float = 1.0
     #: Seconds between sweeps for work that lost its message.
-    sweep_interval_s: float = 30.0
+    sweep_interval_s: float = 15.0
     #: Seconds a ticket may stay pending (or an alert undelivered) before a sweep re-sends it.
-    sweep_after_s: float = 120.0
+    sweep_after_s: float = 60.0
     #: Port of the workers' Prometheus endpoint (`mvr worker`).
     worker_metrics_port: int = 9191
     #: Directory where processes share Prometheus metrics (set by `mvr api` / `mvr worker`).

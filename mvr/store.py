@@ -500,6 +500,14 @@ class TicketStore:
         tickets = [t for t in map(_decode, [*pending, *unlocked]) if t not in recent]
         return tickets, [a for a in map(_decode, alerts) if a not in recent]
 
+    def queue_backlog(self, queue: str) -> int:
+        """Return how many messages wait in Dramatiq's Redis lists of ``queue`` (0 when not on Redis)."""
+        full, _ = self.keys.queue_keys(queue)
+        if not full:
+            return 0
+        with _translate_errors():
+            return int(self.client.llen(full)) + int(self.client.llen(f"{full}.DQ"))
+
     def mark_swept(self, ids: list[str]) -> None:
         """Remember that messages were re-sent for ``ids`` just now."""
         if ids:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import os
 import shlex
@@ -48,6 +47,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 from onnx import TensorProto, helper  # noqa: E402
+
+from mvr.inference.encoder import file_sha256  # noqa: E402
 
 #: The repository's models directory.
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "models_export"
@@ -575,17 +576,8 @@ def file_hashes(out: Path, previous: dict[str, Any] | None = None) -> dict[str, 
     }
     for item in sorted(out.iterdir()):
         if item.is_file() and item.name != MANIFEST and not item.name.startswith("."):
-            hashes[item.name] = {"sha256": sha256(item), "bytes": item.stat().st_size}
+            hashes[item.name] = {"sha256": file_sha256(item), "bytes": item.stat().st_size}
     return dict(sorted(hashes.items()))
-
-
-def sha256(path: Path) -> str:
-    """Return the hex sha256 of the file at ``path``."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ prefix and delete them afterwards), else an embedded Valkey started for the sess
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pytest
@@ -39,6 +41,16 @@ def wait_for(predicate: Callable[[], object], timeout_s: float = 30.0, interval_
             return result
         time.sleep(interval_s)
     raise AssertionError(f"condition not met within {timeout_s} s: {predicate}")
+
+
+def load_script(name: str) -> ModuleType:
+    """Import ``scripts/<name>.py`` as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def free_port() -> int:

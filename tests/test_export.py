@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -12,8 +10,10 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from mvr.inference.encoder import file_sha256
+from tests.conftest import load_script
+
 MODELS = Path(__file__).resolve().parent.parent / "models_export"
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "export_onnx.py"
 
 #: Texts written for this test: tickets of every kind, lengths from empty to truncated.
 TEXTS = [
@@ -70,19 +70,10 @@ TEXTS = [
 ]
 
 
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("export_onnx", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["export_onnx"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def export_onnx() -> ModuleType:
     pytest.importorskip("onnx")
-    return _script()
+    return load_script("export_onnx")
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +120,7 @@ def test_manifest_hashes_match_the_files(export_onnx: ModuleType, manifest: dict
     present = [name for name in files if (MODELS / name).is_file()]
     assert {"encoder-int8.onnx", "tokenizer.json"} <= set(present)
     for name in present:
-        assert export_onnx.sha256(MODELS / name) == files[name]["sha256"], name
+        assert file_sha256(MODELS / name) == files[name]["sha256"], name
 
 
 def test_manifest_records_provenance(manifest: dict) -> None:
@@ -164,7 +155,7 @@ def test_fp32_embeddings_match_torch(
 ) -> None:
     # Given the fp32 model: the local build when it matches the manifest, else a fresh export
     fp32 = MODELS / "encoder-fp32.onnx"
-    if not fp32.is_file() or export_onnx.sha256(fp32) != manifest["files"][fp32.name]["sha256"]:
+    if not fp32.is_file() or file_sha256(fp32) != manifest["files"][fp32.name]["sha256"]:
         pytest.importorskip("optimum.exporters.onnx")
         fp32 = tmp_path / "encoder-fp32.onnx"
         export_onnx.build_fp32(fp32, opset=manifest["export"]["opset"])
@@ -188,4 +179,4 @@ def test_rehash_keeps_uncommitted_entries_and_adds_new_files(export_onnx: Module
     # Then the fp32 entry survives, the head is listed and the absent int8 model is dropped
     files = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))["files"]
     assert sorted(files) == ["encoder-fp32.onnx", "sentiment_head.npz", "tokenizer.json"]
-    assert files["sentiment_head.npz"]["sha256"] == export_onnx.sha256(tmp_path / "sentiment_head.npz")
+    assert files["sentiment_head.npz"]["sha256"] == file_sha256(tmp_path / "sentiment_head.npz")

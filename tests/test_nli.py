@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -15,8 +12,8 @@ import pytest
 from mvr.errors import InferenceFailed
 from mvr.inference.nli import NliBackend
 from mvr.inference.taxonomy import load_categories
+from tests.conftest import load_script
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "export_onnx.py"
 #: Labels in bart-large-mnli's order: entailment is not index 0.
 NLI_LABELS = ("contradiction", "neutral", "entailment")
 SENTIMENT_LABELS = ("NEGATIVE", "POSITIVE")
@@ -26,15 +23,6 @@ TEXTS = [
     "Our lawyer will contact you about the contract.",
     "",
 ]
-
-
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("export_onnx", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["export_onnx"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _tiny_model(directory: Path, labels: tuple[str, ...], seed: int) -> Path:
@@ -63,7 +51,7 @@ def _tiny_model(directory: Path, labels: tuple[str, ...], seed: int) -> Path:
 def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     pytest.importorskip("torch")
     pytest.importorskip("optimum.exporters.onnx")
-    export_onnx = _script()
+    export_onnx = load_script("export_onnx")
     root = tmp_path_factory.mktemp("nli")
     sources = {
         "nli": _tiny_model(root / "src-nli", NLI_LABELS, seed=1),
@@ -193,7 +181,7 @@ def test_no_quantize_export_removes_a_stale_int8_model(exported: dict[str, Path]
     (out / "model-int8.onnx").write_bytes(b"stale")
 
     # When the sentiment model is exported without quantisation
-    _script().main(
+    load_script("export_onnx").main(
         ["--task", "sentiment", "--model", str(exported["sentiment"]), "--out", str(out), "--no-quantize"]
     )
 

@@ -64,7 +64,8 @@ def test_killed_workers_lose_nothing_and_duplicate_nothing(
     store = TicketStore(connect(settings), settings)
     wait_for(lambda: _all_completed(store, ids), timeout_s=120, interval_s=0.5)
     key = store.keys.ticket_key
-    assert {rclient.hget(key(t), "completions") for t in ids} == {"1"}
+    completions = collections.Counter(rclient.hget(key(t), "completions") for t in ids)
+    assert completions == {"1": len(ids)}, completions
     urgent = {t for t in ids if store.status(t)["urgency_label"] == "high"}
     assert len(urgent) == 300
     wait_for(
@@ -73,13 +74,14 @@ def test_killed_workers_lose_nothing_and_duplicate_nothing(
         interval_s=0.5,
     )
     posts = collections.Counter(_ticket_of(r.json()) for r in fake_slack.requests)
-    assert max(posts.values()) == 1
+    assert max(posts.values()) == 1, [t for t, n in posts.items() if n > 1]
     sent = {t for t in urgent if store.status(t)["alert"] == "sent"}
-    assert sent <= set(posts) <= urgent
+    assert sent <= set(posts) <= urgent, (len(sent), len(posts), len(urgent))
     # A worker killed mid-post leaves its alert "failed" as unknown (never re-posted); nothing else fails
     unknown = urgent - sent
-    assert {store.status(t)["alert_reason"] for t in unknown} <= {UNKNOWN_DELIVERY}
-    assert len(unknown) <= 3 * 8  # at most the alerts in flight at the three kills
+    reasons = collections.Counter(store.status(t)["alert_reason"] for t in unknown)
+    assert set(reasons) <= {UNKNOWN_DELIVERY}, reasons
+    assert len(unknown) <= 3 * 8, reasons  # at most the alerts in flight at the three kills
 
 
 def test_redis_outage_gives_503_not_500_and_accepted_tickets_complete(
@@ -92,7 +94,8 @@ def test_redis_outage_gives_503_not_500_and_accepted_tickets_complete(
     redis_server.start()
     url = f"redis://127.0.0.1:{port}/0"
     base = start_api(REDIS_URL=url)
-    start_worker(REDIS_URL=url, **FAST_RECOVERY)
+    # (messages a live worker had fetched when Redis went away are re-sent by the sweeper)
+    start_worker(REDIS_URL=url, MVR_SWEEP_INTERVAL_S="1", MVR_SWEEP_AFTER_S="5", **FAST_RECOVERY)
     accepted: list[str] = []
     statuses: collections.Counter[int] = collections.Counter()
     stop = threading.Event()

@@ -119,3 +119,15 @@ def test_a_burst_beyond_the_connection_pool_waits_instead_of_failing(settings: S
     accepted = asyncio.run(burst())
 
     assert len({ticket_id for ticket_id, _ in accepted}) == API_POOL_SIZE * 3
+
+
+def test_queue_backlog_counts_waiting_and_delayed_messages(
+    store: TicketStore, ticket_id: str, rclient, settings: Settings
+) -> None:
+    namespace = settings.broker_namespace
+
+    assert store.queue_backlog("triage") == 1
+    rclient.rpush(f"{namespace}:triage.DQ", "delayed")
+    assert store.queue_backlog("triage") == 2
+    rclient.delete(f"{namespace}:triage", f"{namespace}:triage.DQ")
+    assert store.queue_backlog("triage") == 0

@@ -1,10 +1,13 @@
 """Sweeper: re-send messages for work that lost them.
 
 A ticket can be stored without a live message, e.g. when RabbitMQ refused the
-publish after Redis had the ticket, or a Redis failover lost a queue write. Each
+publish after Redis had the ticket, a Redis failover lost a queue write, or a
+Redis outage stranded messages a live worker had fetched (Dramatiq requeues
+unacked messages only for dead workers). Each
 worker runs a sweeper thread; one of them per ``interval_s`` (a Redis lock) re-sends
 triage for tickets pending (or processing without a lock) for longer than
-``after_s``, and alerts still undelivered. Duplicates are harmless: claim and
+``after_s``, and alerts still undelivered, once their queue has no message
+waiting (on the Redis broker; with RabbitMQ, age alone decides). Duplicates are harmless: claim and
 ``begin_alert`` turn them into no-ops.
 """
 
@@ -17,6 +20,7 @@ import dramatiq
 
 from mvr.actors.runtime import runtime
 from mvr.errors import StoreUnavailable
+from mvr.store import ALERT_QUEUE, TRIAGE_QUEUE
 
 __all__ = ["Sweeper"]
 
@@ -43,6 +47,8 @@ class Sweeper(dramatiq.Middleware):
                 self.sweep()
             except StoreUnavailable as ex:
                 logger.warning("Sweep skipped: %s.", ex)
+            except Exception:  # noqa: BLE001 - e.g. the broker is down; the loop must outlive it
+                logger.warning("Sweep failed; trying again in %.0f s.", self.interval_s, exc_info=True)
 
     def sweep(self) -> int:
         """Re-send stranded work if it is this worker's turn; return how many messages were sent."""
@@ -53,6 +59,11 @@ class Sweeper(dramatiq.Middleware):
         if not store.take_sweep_turn(self.interval_s):
             return 0
         tickets, alerts = store.stranded(self.after_s)
+        # While a queue still holds messages, old pending work is waiting, not lost.
+        if store.queue_backlog(TRIAGE_QUEUE):
+            tickets = []
+        if store.queue_backlog(ALERT_QUEUE):
+            alerts = []
         for ticket_id in tickets:
             triage.send(ticket_id)
         for ticket_id in alerts:

@@ -22,7 +22,7 @@ from tokenizers import Tokenizer
 
 from mvr.errors import InferenceFailed
 
-__all__ = ["DEFAULT_MAX_LENGTH", "INT8_MODEL", "Encoder", "Manifest"]
+__all__ = ["DEFAULT_MAX_LENGTH", "INT8_MODEL", "Encoder", "Manifest", "file_sha256", "session_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class Manifest:
         expected = self.sha256(name)
         if expected is None:
             raise InferenceFailed(f"{name} is not listed in {self.path}")
-        actual = _sha256(path)
+        actual = file_sha256(path)
         if actual != expected:
             raise InferenceFailed(f"sha256 mismatch for {path}: manifest {expected[:12]}, file {actual[:12]}")
         return actual
@@ -116,7 +116,7 @@ class Encoder:
         self.max_length = max_length
         try:
             self._session = ort.InferenceSession(
-                str(model_path), _session_options(threads), providers=["CPUExecutionProvider"]
+                str(model_path), session_options(threads), providers=["CPUExecutionProvider"]
             )
             self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         except Exception as ex:  # ORT raises its own untyped errors for bad files.
@@ -180,7 +180,8 @@ class Encoder:
             raise InferenceFailed(f"encoder run failed: {ex}") from ex
 
 
-def _session_options(threads: int) -> ort.SessionOptions:
+def session_options(threads: int) -> ort.SessionOptions:
+    """Return ONNX Runtime options: ``threads`` intra-op threads, full graph optimisation."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -189,7 +190,8 @@ def _session_options(threads: int) -> ort.SessionOptions:
     return options
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Return the hex sha256 of the file at ``path``."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

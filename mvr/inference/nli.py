@@ -25,7 +25,8 @@ from tokenizers import Tokenizer
 
 from mvr.errors import InferenceFailed
 from mvr.inference.decision import Decision, urgency_label
-from mvr.inference.encoder import Manifest
+from mvr.inference.encoder import Manifest, session_options
+from mvr.inference.linear import softmax
 from mvr.inference.urgency import combine_urgency
 
 if TYPE_CHECKING:
@@ -92,11 +93,11 @@ class NliBackend:
         """Return P(category) [n, categories]: softmax of entailment logits across categories."""
         pairs = [(text, hypothesis) for text in texts for hypothesis in self._hypotheses]
         logits = self._nli.logits(pairs)[:, self._entailment]
-        return _softmax(logits.reshape(len(texts), len(self._hypotheses)))
+        return softmax(logits.reshape(len(texts), len(self._hypotheses)))
 
     def p_negative(self, texts: Sequence[str]) -> np.ndarray:
         """Return P(negative) [n] from the sentiment model."""
-        return _softmax(self._sentiment.logits(list(texts)))[:, self._negative]
+        return softmax(self._sentiment.logits(list(texts)))[:, self._negative]
 
     def _decision(self, text: str, scores: np.ndarray, p_negative: float) -> Decision:
         s, urgency = combine_urgency(p_negative, text)
@@ -142,7 +143,7 @@ class _Classifier:
         config = _read_json(directory / CONFIG)
         try:
             session = ort.InferenceSession(
-                str(directory / model_file), _session_options(threads), providers=["CPUExecutionProvider"]
+                str(directory / model_file), session_options(threads), providers=["CPUExecutionProvider"]
             )
             tokenizer = Tokenizer.from_file(str(directory / TOKENIZER))
         except Exception as ex:  # ORT raises its own untyped errors for bad files.
@@ -199,17 +200,3 @@ def _read_json(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as ex:
         raise InferenceFailed(f"cannot read {path}: {ex}") from ex
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
-def _session_options(threads: int) -> ort.SessionOptions:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    return options
