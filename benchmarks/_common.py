@@ -31,7 +31,8 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-from unittest import mock
+
+from mvr.processes import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "benchmarks"
@@ -300,13 +301,7 @@ class Services:
 
     def stop(self, process: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
         """SIGTERM ``process`` (one we started), SIGKILL it after ``grace_s``."""
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(grace_s)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, grace_s)
 
     def stop_all(self) -> None:
         for process in reversed(self._started):
@@ -423,18 +418,10 @@ def start_mvr_worker(started: Services, env: dict[str, str], name: str = "worker
     from mvr import cli
     from mvr.config import Settings
 
-    env = {"MVR_WORKER_METRICS_PORT": str(free_port()), **env}
+    metrics_dir = tempfile.mkdtemp(prefix="worker-metrics-", dir=started.tmp)
+    env = {"MVR_WORKER_METRICS_PORT": str(free_port()), "PROMETHEUS_MULTIPROC_DIR": metrics_dir, **env}
     settings = Settings.from_env({**os.environ, **env})
-    mkdtemp = tempfile.mkdtemp
-    # The CLI builds the worker's environment from os.environ; any directory it makes stays in ours.
-    with (
-        mock.patch.dict(os.environ, env),
-        mock.patch.object(tempfile, "mkdtemp", lambda **kw: mkdtemp(dir=started.tmp, **kw)),
-    ):
-        cli_env = cli._worker_env(settings) if hasattr(cli, "_worker_env") else {}
-    full = {**cli_env, **env, "dramatiq_prom_host": "127.0.0.1"}
-    full["dramatiq_prom_db"] = full.get("PROMETHEUS_MULTIPROC_DIR") or str(started.tmp)
-    full["dramatiq_prom_port"] = env["MVR_WORKER_METRICS_PORT"]
+    full = cli.worker_env(settings, {**os.environ, **env})
     return started.start(cli.worker_command(settings), name, full)
 
 

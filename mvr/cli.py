@@ -9,18 +9,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from mvr.config import BACKENDS, ConfigError, Settings, load_settings
+from mvr.processes import stop_process
 
 if TYPE_CHECKING:
     from mvr.inference.engine import Engine
 
-__all__ = ["main"]
+__all__ = ["api_command", "main", "worker_command", "worker_env"]
 
 #: Seconds each child gets to stop after SIGTERM before it is killed.
 STOP_GRACE_S = 15.0
@@ -76,21 +77,21 @@ def worker_command(settings: Settings) -> list[str]:
     ]
 
 
-def _env_with_metrics_dir(prefix: str) -> dict[str, str]:
-    """Return os.environ with PROMETHEUS_MULTIPROC_DIR set (a new directory when unset)."""
-    env = dict(os.environ)
+def _env_with_metrics_dir(prefix: str, base: Mapping[str, str]) -> dict[str, str]:
+    """Return ``base`` with PROMETHEUS_MULTIPROC_DIR set (a new directory when unset)."""
+    env = dict(base)
     if not env.get("PROMETHEUS_MULTIPROC_DIR"):
         env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=prefix)
     return env
 
 
 def _api_env() -> dict[str, str]:
-    return _env_with_metrics_dir("mvr-api-metrics-")
+    return _env_with_metrics_dir("mvr-api-metrics-", os.environ)
 
 
-def _worker_env(settings: Settings) -> dict[str, str]:
+def worker_env(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
     """Environment for `dramatiq`: MVR's and Dramatiq's metrics in one directory, served locally."""
-    env = _env_with_metrics_dir("mvr-worker-metrics-")
+    env = _env_with_metrics_dir("mvr-worker-metrics-", base)
     env.update(
         dramatiq_prom_db=env["PROMETHEUS_MULTIPROC_DIR"],
         dramatiq_prom_host="127.0.0.1",
@@ -117,7 +118,7 @@ def worker() -> None:
     settings = _settings()
     _require_redis(settings)
     command = worker_command(settings)
-    os.execve(sys.executable, command, _worker_env(settings))
+    os.execve(sys.executable, command, worker_env(settings, os.environ))
 
 
 @main.command()
@@ -159,7 +160,7 @@ def _start_children(settings: Settings, host: str, port: int) -> list[subprocess
     # Own sessions: a terminal Ctrl-C reaches only `mvr up`, which stops them in order.
     api_process = subprocess.Popen(api_command(settings, host, port), env=_api_env(), start_new_session=True)
     worker_process = subprocess.Popen(
-        worker_command(settings), env=_worker_env(settings), start_new_session=True
+        worker_command(settings), env=worker_env(settings, os.environ), start_new_session=True
     )
     return [api_process, worker_process]
 
@@ -181,13 +182,7 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
 def _stop_all(children: Sequence[subprocess.Popen[bytes]]) -> None:
     """Stop children in order (API first, so no ticket arrives for a stopped worker)."""
     for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        stop_process(child, STOP_GRACE_S)
 
 
 # Models: classify, eval, fit (workers' inference code, imported only when these commands run) ------

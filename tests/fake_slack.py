@@ -121,7 +121,12 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            length = int(self.headers.get("Content-Length", 0))
+            body = self.rfile.read(length)
+            if len(body) < length:
+                # The client died mid-request (e.g. a SIGKILLed worker): like Slack, post nothing.
+                self.close_connection = True
+                return
             reply = fake._answer(self.path, body)
             time.sleep(reply.delay_s)
             payload = reply.body.encode()
