@@ -58,12 +58,14 @@ class Sweeper(dramatiq.Middleware):
         store = runtime().store
         if not store.take_sweep_turn(self.interval_s):
             return 0
-        tickets, alerts = store.stranded(self.after_s)
         # While a queue still holds messages, old pending work is waiting, not lost.
-        if store.queue_backlog(TRIAGE_QUEUE):
-            tickets = []
-        if store.queue_backlog(ALERT_QUEUE):
-            alerts = []
+        triage_idle = not store.queue_backlog(TRIAGE_QUEUE)
+        alerts_idle = not store.queue_backlog(ALERT_QUEUE)
+        if not (triage_idle or alerts_idle):
+            return 0
+        tickets, alerts = store.stranded(self.after_s)
+        tickets = tickets if triage_idle else []
+        alerts = alerts if alerts_idle else []
         for ticket_id in tickets:
             triage.send(ticket_id)
         for ticket_id in alerts:
