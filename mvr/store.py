@@ -494,7 +494,11 @@ class TicketStore:
             pending = self.client.zrangebyscore(k.pending, "-inf", cutoff)
             processing = self.client.zrangebyscore(k.processing, "-inf", cutoff)
             alerts = self.client.zrangebyscore(k.alerts_pending, "-inf", cutoff)
-            unlocked = [t for t in processing if not self.client.exists(k.lock_key(_decode(t)))]
+            pipe = self.client.pipeline(transaction=False)
+            for ticket_id in processing:
+                pipe.exists(k.lock_key(_decode(ticket_id)))
+            locked = pipe.execute() if processing else []
+            unlocked = [t for t, held in zip(processing, locked, strict=True) if not held]
             self.client.zremrangebyscore(k.swept, "-inf", cutoff)
             recent = {_decode(t) for t in self.client.zrange(k.swept, 0, -1)}
         tickets = [t for t in map(_decode, [*pending, *unlocked]) if t not in recent]

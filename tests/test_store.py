@@ -131,3 +131,21 @@ def test_queue_backlog_counts_waiting_and_delayed_messages(
     assert store.queue_backlog("triage") == 2
     rclient.delete(f"{namespace}:triage", f"{namespace}:triage.DQ")
     assert store.queue_backlog("triage") == 0
+
+
+def test_stranded_lists_old_pending_and_unlocked_processing_tickets(
+    store: TicketStore, settings: Settings, rclient
+) -> None:
+    async def accept_three() -> list[str]:
+        api_store = AsyncTicketStore(connect_async(settings), settings)
+        return [(await api_store.accept({"subject": f"t{n}"}))[0] for n in range(3)]
+
+    pending, held, orphaned = asyncio.run(accept_three())
+    store.claim(held)
+    store.claim(orphaned)
+    rclient.delete(store.keys.lock_key(orphaned))  # its worker died and the lock expired
+
+    tickets, alerts = store.stranded(older_than_s=0)
+
+    assert sorted(tickets) == sorted([pending, orphaned])
+    assert alerts == []
