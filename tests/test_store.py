@@ -6,10 +6,20 @@ import asyncio
 import time
 
 import pytest
+import redis.asyncio
 
 from mvr.config import Settings
+from mvr.errors import StoreUnavailable
 from mvr.inference.decision import Decision
-from mvr.store import API_POOL_SIZE, AsyncTicketStore, TicketStore, connect, connect_async
+from mvr.store import (
+    API_POOL_SIZE,
+    AsyncTicketStore,
+    TicketStore,
+    _HiredisPackingConnection,
+    _RedisSlots,
+    connect,
+    connect_async,
+)
 
 
 def _decision(score: float = 0.5) -> Decision:
@@ -119,6 +129,34 @@ def test_a_burst_beyond_the_connection_pool_waits_instead_of_failing(settings: S
     accepted = asyncio.run(burst())
 
     assert len({ticket_id for ticket_id, _ in accepted}) == API_POOL_SIZE * 3
+
+
+def test_a_call_that_finds_no_free_connection_in_time_is_unavailable() -> None:
+    async def two_calls() -> None:
+        slots = _RedisSlots(1, wait_s=0.05)
+        async with slots:
+            async with slots:
+                pass
+
+    with pytest.raises(StoreUnavailable, match="no Redis connection came free"):
+        asyncio.run(two_calls())
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("EVALSHA", "f" * 40, 2, "mvr:ticket:1", "", 1764000000.123456, 86400, "Zürich ✓", b"\x00raw"),
+        ("SCRIPT LOAD", "return 1"),
+    ],
+)
+def test_the_api_packs_commands_as_redis_py_does(command: tuple) -> None:
+    packed = b"".join(_HiredisPackingConnection().pack_command(*command))
+
+    assert packed == b"".join(redis.asyncio.Connection().pack_command(*command))
+
+
+def test_the_api_client_packs_in_c_over_tcp(settings: Settings) -> None:
+    assert connect_async(settings).connection_pool.connection_class is _HiredisPackingConnection
 
 
 def test_queue_backlog_counts_waiting_and_delayed_messages(
