@@ -70,7 +70,7 @@ def fill(redis_url: str, start: int, stop: int, rng: random.Random) -> None:
     chosen = rng.sample(ids, int(share * len(ids)) + PROCESSING)
     for ticket_id in chosen[:-PROCESSING]:
         claim = store.claim(ticket_id)
-        store.complete(ticket_id, claim.token, _decision(rng), alert=False)
+        store.complete(ticket_id, claim.token, _decision(rng))
     for ticket_id in chosen[-PROCESSING:]:
         store.claim(ticket_id)
 

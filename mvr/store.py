@@ -32,7 +32,7 @@ import redis.asyncio
 from redis.connection import HiredisRespSerializer
 
 from mvr.errors import IdempotencyConflict, StoreUnavailable, TicketNotFound
-from mvr.ticket import TicketStatus
+from mvr.ticket import AlertOutcome, TicketStatus
 
 if TYPE_CHECKING:
     from mvr.config import Settings
@@ -434,21 +434,28 @@ class TicketStore:
             )
         return Claim(state, retry_in_ms=int(reply[1]) if state == "locked" else 0)
 
-    def complete(self, ticket_id: str, token: str, decision: Decision, *, alert: bool) -> str:
-        """Write the decision if ``token`` is the latest claim; enqueue the alert with it.
+    def complete(
+        self, ticket_id: str, token: str, decision: Decision, *, alert: AlertOutcome = AlertOutcome.NONE
+    ) -> str:
+        """Write the decision if ``token`` is the latest claim, with the ticket's alert.
+
+        Args:
+            alert: ``NONE`` (not urgent), ``PENDING`` (enqueue the alert actor with the
+                decision) or ``MOCK`` (no webhook: record the alert as logged only).
 
         Returns:
             ``completed``, ``done`` (already completed) or ``stale`` (a newer claim exists).
         """
         k = self.keys
-        message_id, message = dramatiq_message(ALERT_QUEUE, ALERT_ACTOR, ticket_id) if alert else ("", "")
+        queued = alert == AlertOutcome.PENDING
+        message_id, message = dramatiq_message(ALERT_QUEUE, ALERT_ACTOR, ticket_id) if queued else ("", "")
         fields = {
             "category": decision.category,
             "urgency_score": repr(decision.urgency_score),
             "urgency_label": decision.urgency_label,
             "scores": json.dumps(decision.scores),
             "explanation": json.dumps(decision.explanation),
-            "alert": "pending" if alert else "none",
+            "alert": alert.value,
         }
         now = time.time()
         args: list[Any] = [
@@ -457,7 +464,7 @@ class TicketStore:
             decision.urgency_score,
             message_id,
             message,
-            "1" if alert else "0",
+            "1" if queued else "0",
             now,
         ]
         for name, value in fields.items():

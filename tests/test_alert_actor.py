@@ -30,6 +30,7 @@ from prometheus_client import REGISTRY
 from mvr.config import Settings
 from mvr.inference.decision import Decision
 from mvr.store import ALERT_QUEUE, AsyncTicketStore, TicketStore, connect, connect_async
+from mvr.ticket import AlertOutcome
 from tests.fake_slack import FakeSlack, Reply, fake_slack_fixture  # noqa: F401 (fixture)
 
 #: Longest wait, in milliseconds, for the alert queue to drain.
@@ -103,8 +104,10 @@ def store(settings: Settings) -> TicketStore:
     return TicketStore(connect(settings), settings)
 
 
-def urgent_ticket(store: TicketStore, settings: Settings, *, alert: bool = True, **text: str) -> str:
-    """Accept a ticket and complete it with S=0.93; ``alert`` enqueues its alert message."""
+def urgent_ticket(
+    store: TicketStore, settings: Settings, *, alert: AlertOutcome = AlertOutcome.PENDING, **text: str
+) -> str:
+    """Accept a ticket and complete it with S=0.93; ``PENDING`` enqueues its alert message."""
     fields = {"subject": "Production is down", "body": "Checkout fails for every customer.", **text}
 
     async def accept() -> str:
@@ -299,7 +302,7 @@ def test_retries_exhausted_ends_alert_failed_with_reason(
     # Given Slack keeps failing and an alert message allowed one retry
     fake_slack.script(Reply(503, "down"), Reply(503, "down"))
     use_webhook(fake_slack.url)
-    ticket_id = urgent_ticket(store, settings, alert=False)
+    ticket_id = urgent_ticket(store, settings, alert=AlertOutcome.NONE)
     alert_module.alert.send_with_options(args=(ticket_id,), max_retries=1, min_backoff=100, max_backoff=200)
 
     # When the worker runs out of retries

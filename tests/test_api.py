@@ -107,7 +107,7 @@ def _complete(settings: Settings, ticket_id: str, score: float) -> None:
         urgency_label(score),
         {"backend": "test"},
     )
-    assert store.complete(ticket_id, claim.token, decision, alert=False) == "completed"
+    assert store.complete(ticket_id, claim.token, decision) == "completed"
 
 
 def _submit(client: testing.TestClient, n: int) -> list[str]:

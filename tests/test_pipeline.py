@@ -7,7 +7,7 @@ from pathlib import Path
 
 from falcon import testing
 
-from tests.conftest import wait_for_status
+from tests.conftest import wait_for, wait_for_status
 
 
 def _status(client: testing.TestClient, ticket_id: str) -> Callable[[], dict]:
@@ -58,3 +58,23 @@ def test_missing_models_fall_back_to_baseline_and_say_why(
     assert doc["explanation"]["backend"] == "baseline"
     assert doc["explanation"]["fallback"] is True
     assert "no-models" in doc["explanation"]["fallback_reason"]
+
+
+def test_without_a_webhook_an_urgent_ticket_is_logged_as_a_mock_alert_and_queues_nothing(
+    client: testing.TestClient, start_worker, processes, rclient, settings
+) -> None:
+    # Given a worker with no SLACK_WEBHOOK_URL and a threshold every ticket passes
+    start_worker(URGENCY_WEBHOOK_THRESHOLD="0")
+    ticket_id = client.simulate_post("/tickets", json={"body": "Production is down for everyone!"}).json[
+        "ticket_id"
+    ]
+
+    # When it is triaged
+    doc = wait_for_status(_status(client, ticket_id), "completed")
+
+    # Then its alert is a mock and the worker log says what would have fired, with no alert job:
+    # the alert actor (which reserves every alert it handles) never saw it
+    assert doc["alert"] == "mock"
+    wait_for(lambda: f"Mock webhook would fire ticket_id={ticket_id}" in processes.log("worker"))
+    assert not rclient.exists(f"{settings.key_prefix}alerted:{ticket_id}")
+    assert rclient.zcard(f"{settings.key_prefix}alerts:pending") == 0

@@ -20,6 +20,7 @@ from mvr.store import (
     connect,
     connect_async,
 )
+from mvr.ticket import AlertOutcome
 
 
 def _decision(score: float = 0.5) -> Decision:
@@ -61,10 +62,10 @@ def test_completed_ticket_is_never_claimed_or_completed_again(
     store: TicketStore, ticket_id: str, rclient
 ) -> None:
     claim = store.claim(ticket_id)
-    assert store.complete(ticket_id, claim.token, _decision(), alert=False) == "completed"
+    assert store.complete(ticket_id, claim.token, _decision(), ) == "completed"
 
     assert store.claim(ticket_id).state == "done"
-    assert store.complete(ticket_id, claim.token, _decision(0.9), alert=False) == "done"
+    assert store.complete(ticket_id, claim.token, _decision(0.9), ) == "done"
     assert rclient.hget(store.keys.ticket_key(ticket_id), "completions") == "1"
     assert store.status(ticket_id)["urgency_score"] == 0.5
 
@@ -74,8 +75,8 @@ def test_stale_worker_cannot_overwrite_newer_claim(store: TicketStore, ticket_id
     rclient.delete(store.keys.lock_key(ticket_id))  # the old worker's lock expired
     new = store.claim(ticket_id)
 
-    assert store.complete(ticket_id, old.token, _decision(0.1), alert=False) == "stale"
-    assert store.complete(ticket_id, new.token, _decision(0.7), alert=False) == "completed"
+    assert store.complete(ticket_id, old.token, _decision(0.1), ) == "stale"
+    assert store.complete(ticket_id, new.token, _decision(0.7), ) == "completed"
     assert store.status(ticket_id)["urgency_score"] == 0.7
 
 
@@ -102,7 +103,7 @@ def test_alert_is_enqueued_atomically_with_completion(
 ) -> None:
     claim = store.claim(ticket_id)
 
-    store.complete(ticket_id, claim.token, _decision(0.95), alert=True)
+    store.complete(ticket_id, claim.token, _decision(0.95), alert=AlertOutcome.PENDING)
 
     assert rclient.llen(f"{settings.broker_namespace}:alerts") == 1
     assert store.status(ticket_id)["alert"] == "pending"

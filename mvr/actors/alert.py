@@ -1,7 +1,8 @@
 """Alert actor: post one Slack message per urgent ticket, however often it is delivered.
 
 ``complete.lua`` enqueues ``alert(ticket_id)`` on its own queue when S is above the
-threshold, so Slack trouble never delays triage. Dramatiq delivers at least once;
+threshold and a webhook is set, so Slack trouble never delays triage (with no webhook,
+it records ``alert: mock`` itself and the triage actor logs the alert). Dramatiq delivers at least once;
 ``TicketStore.begin_alert`` turns that into one post per ticket:
 
 - the ticket's ``alert`` field is already ``sent``/``mock``/``failed``: skip;
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from mvr.config import Settings
     from mvr.store import TicketStore
 
-__all__ = ["ALERTS", "alert", "alert_exhausted"]
+__all__ = ["ALERTS", "alert", "alert_exhausted", "log_mock_alert"]
 
 logger = logging.getLogger(__name__)
 
@@ -153,11 +154,19 @@ def _unfinished_ticket(store: TicketStore, ticket_id: str) -> dict[str, str] | N
 
 def _mock(store: TicketStore, ticket: dict[str, str]) -> None:
     ticket_id = ticket["ticket_id"]
-    score = float(ticket.get("urgency_score") or 0.0)
+    store.finish_alert(ticket_id, AlertOutcome.MOCK.value, "")
+    log_mock_alert(ticket_id, float(ticket.get("urgency_score") or 0.0))
+
+
+def log_mock_alert(ticket_id: str, urgency_score: float) -> None:
+    """Say, with no webhook set, which alert would have been posted (and count it)."""
     logger.info(
-        "Mock webhook would fire ticket_id=%s S=%.2f.", ticket_id, score, extra={"ticket_id": ticket_id}
+        "Mock webhook would fire ticket_id=%s S=%.2f.",
+        ticket_id,
+        urgency_score,
+        extra={"ticket_id": ticket_id},
     )
-    _finish(store, ticket_id, AlertOutcome.MOCK)
+    ALERTS.labels(AlertOutcome.MOCK.value).inc()
 
 
 def _send(store: TicketStore, url: str, ticket: dict[str, str], settings: Settings) -> None:

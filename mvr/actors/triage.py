@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import dramatiq
 
-from mvr.actors.alert import alert
+from mvr.actors.alert import alert, log_mock_alert
 from mvr.actors.metrics import FALLBACKS, TICKETS_FAILED, TICKETS_TRIAGED, TIME_TO_COMPLETED, TRIAGE_SECONDS
 from mvr.actors.runtime import runtime
 from mvr.store import TRIAGE_ACTOR, TRIAGE_QUEUE
-from mvr.ticket import ticket_text
+from mvr.ticket import AlertOutcome, ticket_text
+
+if TYPE_CHECKING:
+    from mvr.config import Settings
 
 __all__ = ["triage", "triage_exhausted"]
 
@@ -60,10 +64,12 @@ def triage(ticket_id: str) -> None:
         return
     started = time.monotonic()
     decision = rt.engine.decide(ticket_text(*claim.text))
-    wants_alert = decision.urgency_score > rt.settings.urgency_webhook_threshold
-    outcome = rt.store.complete(ticket_id, claim.token, decision, alert=wants_alert)
-    if outcome == "completed" and wants_alert and rt.settings.broker_url:
+    alert_outcome = _alert_outcome(decision.urgency_score, rt.settings)
+    outcome = rt.store.complete(ticket_id, claim.token, decision, alert=alert_outcome)
+    if outcome == "completed" and alert_outcome == AlertOutcome.PENDING and rt.settings.broker_url:
         alert.send(ticket_id)  # on Redis, complete.lua enqueued it atomically
+    if outcome == "completed" and alert_outcome == AlertOutcome.MOCK:
+        log_mock_alert(ticket_id, decision.urgency_score)
     _record(outcome, decision.explanation.get("fallback", False), started, claim.created_ts)
     logger.info(
         "Triage %s ticket_id=%s category=%s S=%.2f.",
@@ -73,6 +79,13 @@ def triage(ticket_id: str) -> None:
         decision.urgency_score,
         extra={"ticket_id": ticket_id},
     )
+
+
+def _alert_outcome(urgency_score: float, settings: Settings) -> AlertOutcome:
+    """Queue an alert above the threshold; without a webhook, record it as a mock at once."""
+    if urgency_score <= settings.urgency_webhook_threshold:
+        return AlertOutcome.NONE
+    return AlertOutcome.PENDING if settings.slack_webhook_url else AlertOutcome.MOCK
 
 
 def _record(outcome: str, fallback: bool, started: float, created_ts: float) -> None:

@@ -2,7 +2,7 @@
 -- KEYS: ticket, lock, processing, ready, alert queue list ("" = none), alert queue msgs hash,
 --       alerts awaiting delivery
 -- ARGV: token, now_iso, urgency_score, redis_message_id, alert message ("" = no alert),
---       alert wanted ("1"/"0"), now_ts, then field/value pairs of the decision
+--       alert queued ("1"/"0"), now_ts, then field/value pairs of the decision
 local state = redis.call("HMGET", KEYS[1], "status", "lock_token")
 if state[1] == "completed" then return "done" end
 if state[2] ~= ARGV[1] then return "stale" end
