@@ -20,8 +20,8 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,13 +75,12 @@ def connect(settings: Settings) -> redis.Redis:
 
 
 def connect_async(settings: Settings) -> redis.asyncio.Redis:
-    """Return an asyncio Redis client for the API's ``AsyncTicketStore``.
+    """Return an asyncio Redis client for the API (fails within about ``redis_timeout_s``).
 
-    Its commands have no socket timeout of their own: the store gives each call one
-    ``redis_timeout_s`` deadline and keeps at most ``API_POOL_SIZE`` calls in flight,
-    so the pool never opens more connections than that.
+    ``AsyncTicketStore`` keeps at most ``API_POOL_SIZE`` calls in flight, so the pool
+    never opens more connections than that.
     """
-    options = {**_client_options(settings), "socket_timeout": None}
+    options = _client_options(settings)
     if require_url(settings).startswith("redis://"):
         options["connection_class"] = _HiredisPackingConnection
     return redis.asyncio.Redis.from_url(require_url(settings), max_connections=API_POOL_SIZE, **options)
@@ -100,30 +99,34 @@ class _HiredisPackingConnection(redis.asyncio.Connection):
         return self._packer.pack(*args)
 
 
-class _RedisGate:
-    """Run the API's Redis calls: at most ``size`` at once, each within ``timeout_s`` in all.
+class _RedisSlots:
+    """Let at most ``size`` Redis calls run at once (the rest wait up to ``wait_s``); map errors.
 
-    Inside ``async with gate.call():`` a timeout or a Redis error becomes ``StoreUnavailable``.
-    PERF: one deadline per call replaces BlockingConnectionPool's Condition (~12 µs per
-    request) and redis-py's per-command socket timeouts, which wrap every send in
-    ``asyncio.wait_for`` (~15 µs per request at moderate load): bench_intake tunings 4 and 5.
-    A call cut off by the deadline leaves its connection closed (redis-py's rule), never
-    half-read.
+    Inside, Redis errors become ``StoreUnavailable``. PERF: redis-py's BlockingConnectionPool
+    waits on a Condition under a timeout on every call (~12 µs per request here,
+    bench_intake tuning 4); a call pays for waiting only when it has to wait.
     """
 
-    def __init__(self, size: int, timeout_s: float) -> None:
+    def __init__(self, size: int, wait_s: float) -> None:
         self._free = asyncio.Semaphore(size)
-        self._timeout_s = timeout_s
+        self._wait_s = wait_s
 
-    @asynccontextmanager
-    async def call(self) -> AsyncIterator[None]:
+    async def __aenter__(self) -> None:
+        if not self._free.locked():
+            await self._free.acquire()  # returns at once
+            return
         try:
-            async with asyncio.timeout(self._timeout_s), self._free:
-                yield
-        except TimeoutError as ex:  # before _REDIS_ERRORS: TimeoutError is an OSError
-            raise StoreUnavailable(f"Redis did not answer within {self._timeout_s:g} s") from ex
-        except _REDIS_ERRORS as ex:
-            raise StoreUnavailable(f"Redis unavailable: {ex}") from ex
+            async with asyncio.timeout(self._wait_s):
+                await self._free.acquire()
+        except TimeoutError as ex:
+            raise StoreUnavailable(f"no Redis connection came free within {self._wait_s:g} s") from ex
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        self._free.release()
+        if isinstance(exc, _REDIS_ERRORS):
+            raise StoreUnavailable(f"Redis unavailable: {exc}") from exc
 
 
 def _client_options(settings: Settings) -> dict[str, Any]:
@@ -308,7 +311,7 @@ class AsyncTicketStore:
 
     def __init__(self, client: redis.asyncio.Redis, settings: Settings) -> None:
         self._client = client
-        self._redis = _RedisGate(API_POOL_SIZE, settings.redis_timeout_s)
+        self._redis_slot = _RedisSlots(API_POOL_SIZE, settings.redis_timeout_s)
         self._keys = _keys_for(settings)
         self._accept = client.register_script(_Keys.script_source("accept"))
         self._queue_page = client.register_script(_Keys.script_source("queue_page"))
@@ -326,7 +329,7 @@ class AsyncTicketStore:
         """
         while True:
             keys, args = self._accept_call(fields, idempotency_key)
-            async with self._redis.call():
+            async with self._redis_slot:
                 reply = await self._run_accept(keys, args)
             outcome, ticket_id = _accept_result(reply)
             if outcome != "exists":
@@ -375,7 +378,7 @@ class AsyncTicketStore:
         Raises:
             TicketNotFound: No ticket has that id.
         """
-        async with self._redis.call():
+        async with self._redis_slot:
             raw = await self._client.hgetall(self._keys.ticket_key(ticket_id))
         if not raw:
             raise TicketNotFound(ticket_id)
@@ -384,7 +387,7 @@ class AsyncTicketStore:
     async def queue_page(self, offset: int, limit: int) -> QueuePage:
         """Return tickets in queue order: completed by S desc, processing, pending oldest first."""
         k = self._keys
-        async with self._redis.call():
+        async with self._redis_slot:
             total, rows = await self._queue_page(
                 keys=[k.ready, k.processing, k.pending], args=[offset, limit, k.ticket_key("")]
             )
@@ -392,7 +395,7 @@ class AsyncTicketStore:
 
     async def pop_next(self) -> dict[str, Any] | None:
         """Take the completed ticket with the highest S, or None when there is none."""
-        async with self._redis.call():
+        async with self._redis_slot:
             flat = await self._pop_next(
                 keys=[self._keys.ready], args=[self._keys.ticket_key(""), utc_now_iso()]
             )
@@ -400,7 +403,7 @@ class AsyncTicketStore:
 
     async def ping(self) -> None:
         """Check that Redis answers."""
-        async with self._redis.call():
+        async with self._redis_slot:
             await self._client.ping()
 
 
