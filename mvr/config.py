@@ -16,10 +16,20 @@ from dotenv import dotenv_values
 
 from mvr.errors import MVRError
 
-__all__ = ["BACKENDS", "DEFAULT_MODELS_DIR", "ConfigError", "Settings", "env_name", "load_settings"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_MODELS_DIR",
+    "LOG_LEVELS",
+    "ConfigError",
+    "Settings",
+    "env_name",
+    "load_settings",
+]
 
 #: The classifier backends MVR knows.
 BACKENDS = ("embedding", "nli", "baseline")
+#: Levels ``MVR_LOG_LEVEL`` accepts.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 #: Where the committed ONNX models live (a source checkout of MVR).
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models_export"
@@ -92,6 +102,9 @@ class Settings:
     prometheus_multiproc_dir: str | None = None
     #: Public base URL used in status links of Slack messages.
     public_url: str = "http://127.0.0.1:8000"
+    #: Level of the workers' own log lines: INFO says alerts, skips and failures;
+    #: DEBUG adds one line per triaged ticket (Dramatiq's own convention).
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -108,6 +121,8 @@ class Settings:
         return settings
 
     def _validate(self) -> None:
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"invalid value for MVR_LOG_LEVEL: {self.log_level!r} (one of {LOG_LEVELS})")
         if self.backend not in BACKENDS:
             raise ConfigError(f"invalid value for MVR_BACKEND: {self.backend!r} (one of {BACKENDS})")
         if not 0.0 <= self.urgency_webhook_threshold <= 1.0:

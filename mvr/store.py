@@ -104,7 +104,9 @@ class _RedisSlots:
 
     Inside, Redis errors become ``StoreUnavailable``. PERF: redis-py's BlockingConnectionPool
     waits on a Condition under a timeout on every call (~12 µs per request here,
-    bench_intake tuning 4); a call pays for waiting only when it has to wait.
+    bench_intake tuning 4); a call pays for waiting only when it has to wait. Each
+    command keeps redis-py's own socket timeout: one deadline per call instead was
+    measured 15% dearer at a fixed rate (its writes no longer leave in bursts; tuning 5).
     """
 
     def __init__(self, size: int, wait_s: float) -> None:
@@ -453,8 +455,8 @@ class TicketStore:
             "category": decision.category,
             "urgency_score": repr(decision.urgency_score),
             "urgency_label": decision.urgency_label,
-            "scores": json.dumps(decision.scores),
-            "explanation": json.dumps(decision.explanation),
+            "scores": _encode_json(decision.scores).decode(),
+            "explanation": _encode_json(decision.explanation).decode(),
             "alert": alert.value,
         }
         now = time.time()

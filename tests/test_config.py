@@ -55,6 +55,7 @@ def test_values_are_parsed_with_their_types() -> None:
         ({"MVR_BACKEND": "gpt"}, "MVR_BACKEND"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
         ({"MVR_BROKER_URL": "redis://x"}, "MVR_BROKER_URL"),
+        ({"MVR_LOG_LEVEL": "chatty"}, "MVR_LOG_LEVEL"),
     ],
 )
 def test_invalid_values_fail_naming_the_variable(env: dict[str, str], named: str) -> None:

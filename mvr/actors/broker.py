@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
@@ -10,7 +12,7 @@ from dramatiq.middleware import Middleware, Retries, TimeLimit
 from mvr.config import Settings
 from mvr.store import require_url
 
-__all__ = ["MAINTENANCE_CHANCE", "build_broker"]
+__all__ = ["MAINTENANCE_CHANCE", "LogLevel", "build_broker"]
 
 #: Chance (per million broker commands) that a Redis command also requeues the
 #: messages of dead workers. Dramatiq's default (1,000) makes recovery take
@@ -27,6 +29,16 @@ def _middleware() -> list[Middleware]:
     return [TimeLimit(), Retries()]
 
 
+class LogLevel(Middleware):
+    """Set the level of MVR's loggers (``MVR_LOG_LEVEL``) in each worker process."""
+
+    def __init__(self, level: str) -> None:
+        self._level = level
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        logging.getLogger("mvr").setLevel(self._level)
+
+
 def build_broker(settings: Settings) -> dramatiq.Broker:
     """Return the broker the workers consume from (with metrics when `mvr worker` runs them)."""
     broker: dramatiq.Broker
@@ -41,6 +53,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
             heartbeat_timeout=settings.broker_heartbeat_timeout_ms,
             maintenance_chance=MAINTENANCE_CHANCE,
         )
+    broker.add_middleware(LogLevel(settings.log_level))
     if settings.prometheus_multiproc_dir:
         from dramatiq.middleware.prometheus import Prometheus
 

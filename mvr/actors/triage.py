@@ -71,7 +71,7 @@ def triage(ticket_id: str) -> None:
     if outcome == "completed" and alert_outcome == AlertOutcome.MOCK:
         log_mock_alert(ticket_id, decision.urgency_score)
     _record(outcome, decision.explanation.get("fallback", False), started, claim.created_ts)
-    logger.info(
+    logger.debug(
         "Triage %s ticket_id=%s category=%s S=%.2f.",
         outcome,
         ticket_id,
