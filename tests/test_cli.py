@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from mvr.cli import main
+from mvr.processes import stop_process
+from tests.conftest import wait_for
 
 TICKETS = [
     ("Invoice", "I was charged twice for my subscription this month.", "billing", "high"),
@@ -130,3 +135,27 @@ def test_invalid_setting_is_a_usage_error_naming_it(
 
     assert result.exit_code == 2
     assert "MVR_BACKEND" in result.output
+
+
+def test_stopping_a_child_that_ignores_sigterm_also_kills_what_it_started() -> None:
+    # Given a child in its own session that ignores SIGTERM and has a child of its own
+    stubborn = (
+        "import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        "print(p.pid, flush=True); time.sleep(60)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", stubborn], stdout=subprocess.PIPE, start_new_session=True)
+    assert child.stdout is not None
+    grandchild = int(child.stdout.readline())
+
+    # When it is stopped with a short grace period
+    stop_process(child, grace_s=0.5)
+
+    # Then both are gone
+    assert child.returncode == -signal.SIGKILL
+    wait_for(
+        lambda: (
+            not Path(f"/proc/{grandchild}").exists()
+            or "zombie" in Path(f"/proc/{grandchild}/status").read_text()
+        )
+    )
