@@ -121,7 +121,7 @@ class Settings:
         return settings
 
     def _validate(self) -> None:
-        if self.log_level not in LOG_LEVELS:
+        if self.log_level.upper() not in LOG_LEVELS:
             raise ConfigError(f"invalid value for MVR_LOG_LEVEL: {self.log_level!r} (one of {LOG_LEVELS})")
         if self.backend not in BACKENDS:
             raise ConfigError(f"invalid value for MVR_BACKEND: {self.backend!r} (one of {BACKENDS})")

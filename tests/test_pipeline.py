@@ -36,7 +36,7 @@ def test_worker_consumes_what_the_api_enqueues_and_completes_the_ticket(
 def test_at_debug_the_worker_logs_each_ticket_with_its_decision(
     client: testing.TestClient, start_worker, processes
 ) -> None:
-    start_worker(MVR_LOG_LEVEL="DEBUG")
+    start_worker(MVR_LOG_LEVEL="debug")
     ticket_id = client.simulate_post("/tickets", json={"body": "I was charged twice."}).json["ticket_id"]
 
     doc = wait_for_status(_status(client, ticket_id), "completed")

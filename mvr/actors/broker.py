@@ -33,7 +33,7 @@ class LogLevel(Middleware):
     """Set the level of MVR's loggers (``MVR_LOG_LEVEL``) in each worker process."""
 
     def __init__(self, level: str) -> None:
-        self._level = level
+        self._level = level.upper()
 
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
         logging.getLogger("mvr").setLevel(self._level)
