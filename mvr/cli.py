@@ -166,7 +166,10 @@ def _start_children(settings: Settings, host: str, port: int) -> list[subprocess
 
 
 def _wait_for_first_exit(children: Sequence[subprocess.Popen[bytes]]) -> None:
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, and Python then never
+    # turns it into KeyboardInterrupt; `kill -INT` must stop MVR however it was started.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _raise_keyboard_interrupt)
     try:
         while all(child.poll() is None for child in children):
             time.sleep(0.2)
