@@ -67,24 +67,10 @@ def test_completed_ticket_is_never_claimed_or_completed_again(
     store: TicketStore, ticket_id: str, rclient
 ) -> None:
     claim = store.claim(ticket_id)
-    assert (
-        store.complete(
-            ticket_id,
-            claim.token,
-            _decision(),
-        )
-        == "completed"
-    )
+    assert store.complete(ticket_id, claim.token, _decision()) == "completed"
 
     assert store.claim(ticket_id).state == "done"
-    assert (
-        store.complete(
-            ticket_id,
-            claim.token,
-            _decision(0.9),
-        )
-        == "done"
-    )
+    assert store.complete(ticket_id, claim.token, _decision(0.9)) == "done"
     assert rclient.hget(store.keys.ticket_key(ticket_id), "completions") == "1"
     assert store.status(ticket_id)["urgency_score"] == 0.5
 
@@ -94,22 +80,8 @@ def test_stale_worker_cannot_overwrite_newer_claim(store: TicketStore, ticket_id
     rclient.delete(store.keys.lock_key(ticket_id))  # the old worker's lock expired
     new = store.claim(ticket_id)
 
-    assert (
-        store.complete(
-            ticket_id,
-            old.token,
-            _decision(0.1),
-        )
-        == "stale"
-    )
-    assert (
-        store.complete(
-            ticket_id,
-            new.token,
-            _decision(0.7),
-        )
-        == "completed"
-    )
+    assert store.complete(ticket_id, old.token, _decision(0.1)) == "stale"
+    assert store.complete(ticket_id, new.token, _decision(0.7)) == "completed"
     assert store.status(ticket_id)["urgency_score"] == 0.7
 
 
