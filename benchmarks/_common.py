@@ -163,6 +163,28 @@ def ratio(numerator: float, denominator: float) -> float:
     return round(numerator / denominator, 3) if denominator else float("nan")
 
 
+def each_from_threads(items: Sequence[Any], handle: Callable[[Any], object], threads: int) -> None:
+    """Call ``handle`` on every item from ``threads`` threads, each taking the next item when free.
+
+    This is how a worker's threads feed the engine: one item in hand per thread.
+    """
+    lock, cursor = threading.Lock(), iter(items)
+
+    def take_and_handle() -> None:
+        while True:
+            with lock:
+                item = next(cursor, None)
+            if item is None:
+                return
+            handle(item)
+
+    pool = [threading.Thread(target=take_and_handle) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+
+
 # --- /proc ---------------------------------------------------------------------------------------------
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,23 +131,8 @@ class EngineAlone:
 
     def run(self, texts: list[str]) -> None:
         """Decide every text of ``texts`` from ``worker_threads`` threads; add to the totals."""
-        todo = iter(texts)
-        lock = threading.Lock()
-
-        def work() -> None:
-            while True:
-                with lock:
-                    text = next(todo, None)
-                if text is None:
-                    return
-                self.engine.decide(text)
-
-        threads = [threading.Thread(target=work) for _ in range(self.settings.worker_threads)]
         began = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        c.each_from_threads(texts, self.engine.decide, self.settings.worker_threads)
         self.seconds += time.perf_counter() - began
         self.texts += len(texts)
 

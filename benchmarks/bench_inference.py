@@ -39,14 +39,16 @@ import math
 import os
 import random
 import statistics
-import threading
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _common as c  # noqa: E402
 import torch  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
@@ -211,21 +213,7 @@ def through_batcher(batcher: MicroBatcher, texts: Sequence[str], callers: int) -
     """(e): ``callers`` threads, each submitting one text at a time, like a worker's threads."""
 
     def run() -> None:
-        lock, cursor = threading.Lock(), iter(texts)
-
-        def caller() -> None:
-            while True:
-                with lock:
-                    text = next(cursor, None)
-                if text is None:
-                    return
-                batcher.submit(text)
-
-        threads = [threading.Thread(target=caller) for _ in range(callers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        c.each_from_threads(texts, batcher.submit, callers)
 
     batcher.submit_many(texts[:8])
     return run
