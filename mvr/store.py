@@ -128,7 +128,7 @@ class _RedisSlots:
     ) -> None:
         self._free.release()
         if isinstance(exc, _REDIS_ERRORS):
-            raise StoreUnavailable(f"Redis unavailable: {exc}") from exc
+            raise _unavailable(exc) from exc
 
 
 def _client_options(settings: Settings) -> dict[str, Any]:
@@ -593,4 +593,8 @@ def _translate_errors() -> Iterator[None]:
     try:
         yield
     except _REDIS_ERRORS as ex:
-        raise StoreUnavailable(f"Redis unavailable: {ex}") from ex
+        raise _unavailable(ex) from ex
+
+
+def _unavailable(ex: BaseException) -> StoreUnavailable:
+    return StoreUnavailable(f"Redis unavailable: {ex}")
