@@ -109,3 +109,13 @@ def test_inference_benchmark_prints_rates_and_ratios() -> None:
         assert len(entry["per_round_texts_per_s"]) == result["rounds"]
     for key in ("e_over_b_per_text", "e_over_a_per_ticket", "bucketed_over_naive"):
         assert result["ratios"][key] > 0
+
+
+def test_long_ticket_benchmark_prints_rates_by_length_and_the_buried_sentence_check() -> None:
+    result = run_quick("bench_long")
+
+    assert [row["words"] for row in result["lengths"]] == [50, 200, 1000, 5000]
+    for row in result["lengths"]:
+        assert row["tickets_per_s"] > 0 and row["cost_vs_shortest"] > 0
+    assert result["lengths"][0]["chunks_per_ticket"] == 0 < result["lengths"][-1]["chunks_per_ticket"]
+    assert all(isinstance(row["same_category"], bool) for row in result["buried"])

@@ -80,9 +80,13 @@ class CategoryModel:
 
     def predict_proba(self, embeddings: np.ndarray) -> np.ndarray:
         """Return probabilities [n, k] over ``names`` for embeddings [n, d]; rows sum to 1."""
+        return softmax(self.logits(embeddings))
+
+    def logits(self, embeddings: np.ndarray) -> np.ndarray:
+        """Return the logits [n, k] whose softmax is ``predict_proba``."""
         if self._head is not None:
-            return self._head.predict_proba(embeddings)
-        return softmax(self.similarities(embeddings) / self._temperature)
+            return self._head.logits(embeddings)
+        return self.similarities(embeddings) / self._temperature
 
     def similarities(self, embeddings: np.ndarray) -> np.ndarray:
         """Return cosine similarity [n, k] of each embedding to each category."""

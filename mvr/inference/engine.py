@@ -21,9 +21,10 @@ from mvr.errors import InferenceFailed
 from mvr.inference.baseline import BaselineClassifier
 from mvr.inference.batcher import MicroBatcher, runner_layout
 from mvr.inference.categories import CategoryModel
+from mvr.inference.chunking import Chunk, PooledScores, chunk_ticket, chunks_explanation, pool_scores
 from mvr.inference.decision import Decision, urgency_label
 from mvr.inference.encoder import INT8_MODEL, Encoder, Manifest
-from mvr.inference.linear import LinearHead
+from mvr.inference.linear import LinearHead, softmax
 from mvr.inference.taxonomy import Category, load_categories
 from mvr.inference.urgency import SentimentHead, combine_urgency
 
@@ -97,25 +98,33 @@ class EmbeddingBackend:
         return self._sentiment.p_negative(self.embed(texts))
 
     def decide_many(self, texts: Sequence[str]) -> list[Decision]:
-        """Return one decision per text.
+        """Return one decision per text; long texts are also read chunk by chunk.
 
         Raises:
             InferenceFailed: The encoder failed or timed out.
         """
         if not texts:
             return []
-        embeddings = self.embed(texts)
-        probs = self._categories.predict_proba(embeddings)
+        chunks = [chunk_ticket(t) for t in texts]
+        embeddings = self.embed([*texts, *(c.text for cs in chunks for c in cs)])
+        logits = self._categories.logits(embeddings)
         p_negative = self._sentiment.p_negative(embeddings)
-        return [self._decision(t, p, n) for t, p, n in zip(texts, probs, p_negative, strict=True)]
+        decisions, offset = [], len(texts)
+        for i, (text, ticket_chunks) in enumerate(zip(texts, chunks, strict=True)):
+            rest = slice(offset, offset + len(ticket_chunks))
+            pooled = pool_scores(logits[i], logits[rest], float(p_negative[i]), p_negative[rest])
+            decisions.append(self._decision(text, pooled, ticket_chunks))
+            offset = rest.stop
+        return decisions
 
     def close(self) -> None:
         """Stop the micro-batcher."""
         self._batcher.close()
 
-    def _decision(self, text: str, probs: np.ndarray, p_negative: float) -> Decision:
-        s, urgency = combine_urgency(float(p_negative), text)
+    def _decision(self, text: str, pooled: PooledScores, chunks: Sequence[Chunk]) -> Decision:
+        s, urgency = combine_urgency(pooled.p_negative, text)
         names = self._categories.names
+        probs = softmax(pooled.logits[None, :])[0]
         return Decision(
             category=names[int(np.argmax(probs))],
             scores={name: round(float(p), 4) for name, p in zip(names, probs, strict=True)},
@@ -128,6 +137,7 @@ class EmbeddingBackend:
                 "fallback": False,
                 "fallback_reason": None,
                 "category_method": self._categories.method,
+                "chunks": chunks_explanation(chunks, pooled),
                 "urgency": urgency,
             },
         )

@@ -49,7 +49,11 @@ class LinearHead:
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Return class probabilities [n, k] for ``features`` [n, d]."""
-        return softmax(features.astype(np.float32) @ self.weights + self.bias)
+        return softmax(self.logits(features))
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        """Return the logits [n, k] whose softmax is ``predict_proba``."""
+        return features.astype(np.float32) @ self.weights + self.bias
 
     def save(self, path: Path) -> None:
         """Write the head to ``path`` as an ``.npz`` file, byte-identical for identical heads."""
