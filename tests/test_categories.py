@@ -56,17 +56,30 @@ def test_category_texts_start_with_name_and_description() -> None:
     assert texts[1:] == list(billing.examples)
 
 
-def test_mean_and_max_pooling_agree_on_an_easy_case(encoder: Encoder) -> None:
+def test_closest_text_and_top_three_agree_on_an_easy_case(encoder: Encoder) -> None:
     cats = load_categories()
-    for pooling in ("mean", "max"):
-        model = CategoryModel.build(cats, encoder.encode, pooling=pooling)
+    for top_k in (1, 3):
+        model = CategoryModel.build(cats, encoder.encode, top_k=top_k)
         probs = model.predict_proba(encoder.encode(["Please refund the double charge on my card."]))
         assert model.names[int(probs.argmax())] == "Billing"
 
 
-def test_unknown_pooling_is_refused(encoder: Encoder) -> None:
-    with pytest.raises(InferenceFailed, match="pooling"):
-        CategoryModel.build(load_categories(), encoder.encode, pooling="median")
+def test_top_k_below_one_is_refused(encoder: Encoder) -> None:
+    with pytest.raises(InferenceFailed, match="top_k"):
+        CategoryModel.build(load_categories(), encoder.encode, top_k=0)
+
+
+def test_off_topic_texts_score_near_zero_after_centring(encoder: Encoder) -> None:
+    # Given the default categories, When a category's similarity is taken over the other
+    # categories' own texts, Then it averages to zero: that is what the offset removes.
+    cats = load_categories()
+    model = CategoryModel.build(cats, encoder.encode)
+    for i, category in enumerate(cats):
+        others = [t for j, c in enumerate(cats) if j != i for t in category_texts(c)]
+        # (int8 activations are quantized per batch, so a re-embedded text moves by ~1e-3)
+        assert model.similarities(encoder.encode(others))[:, i].mean() == pytest.approx(0.0, abs=5e-3)
+        own = model.similarities(encoder.encode(category_texts(category)))[:, i]
+        assert own.mean() > 0.2
 
 
 def _write_categories(path: Path) -> Path:

@@ -1,10 +1,13 @@
 """Category scores: zero-shot prototypes from our descriptions, or a fitted linear head.
 
 Each category's name + description and each of its example sentences are
-embedded; a ticket's score for a category is its cosine similarity to them
-(their normalised mean, or the best single one), turned into probabilities by a
-softmax with a temperature. Changing the categories file changes the routing
-with no retraining. A head learnt by ``mvr fit`` takes precedence when given.
+embedded. A ticket's similarity to a category is the mean cosine similarity of
+its ``top_k`` closest texts of that category, less the category's *offset*: the
+same similarity averaged over the other categories' texts. The offset is what
+an off-topic ticket scores, so a category with broad examples does not pull
+every ticket in (it is computed from the categories alone: custom categories
+need no data and no retraining). Probabilities are a softmax with a
+temperature. A head learnt by ``mvr fit`` takes precedence when given.
 """
 
 from __future__ import annotations
@@ -17,14 +20,13 @@ from mvr.errors import InferenceFailed
 from mvr.inference.linear import LinearHead, softmax
 from mvr.inference.taxonomy import Category
 
-__all__ = ["DEFAULT_TEMPERATURE", "CategoryModel", "category_texts"]
+__all__ = ["DEFAULT_TEMPERATURE", "DEFAULT_TOP_K", "CategoryModel", "category_texts"]
 
-#: Softmax temperature over cosine similarities; lower makes probabilities sharper. 0.05 gave the
-#: lowest log-loss on tickets_dev among 0.01-0.1.
+#: Softmax temperature over centred cosine similarities; lower makes probabilities sharper.
 DEFAULT_TEMPERATURE = 0.05
-#: How similarity to a category's texts is pooled: ``mean`` (one prototype) or ``max`` (the closest
-#: text). ``max`` measured better on tickets_dev (macro-F1 0.940 vs 0.918, int8 encoder).
-DEFAULT_POOLING = "max"
+#: Texts per category whose similarities are averaged. 3 beat 1 (the closest text) and 5 on
+#: tickets_dev and the external set (benchmarks/RESULTS.md "Routing quality").
+DEFAULT_TOP_K = 3
 
 
 def category_texts(category: Category) -> list[str]:
@@ -42,21 +44,21 @@ class CategoryModel:
         anchors: list[np.ndarray],
         *,
         temperature: float = DEFAULT_TEMPERATURE,
-        pooling: str = DEFAULT_POOLING,
+        top_k: int = DEFAULT_TOP_K,
         head: LinearHead | None = None,
     ) -> None:
         """Build from embedded category texts (``anchors[i]`` is [m_i, d]) or a head.
 
         Raises:
-            InferenceFailed: ``pooling`` is unknown.
+            InferenceFailed: ``top_k`` is below 1.
         """
-        if pooling not in ("mean", "max"):
-            raise InferenceFailed(f"unknown prototype pooling {pooling!r} (mean or max)")
+        if top_k < 1:
+            raise InferenceFailed(f"top_k must be at least 1, got {top_k}")
         self._head = head
         self._temperature = temperature
-        self._pooling = pooling
+        self._top_k = top_k
         self._anchors = [_unit(a) for a in anchors]
-        self._prototypes = _unit(np.stack([a.mean(axis=0) for a in self._anchors])) if anchors else None
+        self._offsets = self._off_topic_similarity() if len(anchors) > 1 else np.zeros(len(anchors))
         self.names = tuple(_head_names(head, names)) if head is not None else tuple(names)
 
     @classmethod
@@ -67,11 +69,11 @@ class CategoryModel:
         *,
         head: LinearHead | None = None,
         temperature: float = DEFAULT_TEMPERATURE,
-        pooling: str = DEFAULT_POOLING,
+        top_k: int = DEFAULT_TOP_K,
     ) -> CategoryModel:
         """Embed each category's texts with ``encode`` and build the model."""
         anchors = [encode(category_texts(c)) for c in categories] if head is None else []
-        return cls([c.name for c in categories], anchors, temperature=temperature, pooling=pooling, head=head)
+        return cls([c.name for c in categories], anchors, temperature=temperature, top_k=top_k, head=head)
 
     @property
     def method(self) -> str:
@@ -89,10 +91,23 @@ class CategoryModel:
         return self.similarities(embeddings) / self._temperature
 
     def similarities(self, embeddings: np.ndarray) -> np.ndarray:
-        """Return cosine similarity [n, k] of each embedding to each category."""
-        if self._pooling == "mean":
-            return embeddings @ self._prototypes.T  # type: ignore[union-attr]
-        return np.stack([(embeddings @ a.T).max(axis=1) for a in self._anchors], axis=1)
+        """Return the centred similarity [n, k] of each embedding to each category."""
+        return self._raw_similarities(embeddings) - self._offsets
+
+    def _raw_similarities(self, embeddings: np.ndarray) -> np.ndarray:
+        columns = []
+        for anchors in self._anchors:
+            closest = np.sort(embeddings @ anchors.T, axis=1)[:, -self._top_k :]
+            columns.append(closest.mean(axis=1))
+        return np.stack(columns, axis=1)
+
+    def _off_topic_similarity(self) -> np.ndarray:
+        """Return, per category, its mean raw similarity to the other categories' texts."""
+        offsets = []
+        for i in range(len(self._anchors)):
+            others = np.concatenate([a for j, a in enumerate(self._anchors) if j != i])
+            offsets.append(self._raw_similarities(others)[:, i].mean())
+        return np.array(offsets, dtype=np.float32)
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
