@@ -11,7 +11,7 @@ import pytest
 
 from mvr.config import DEFAULT_MODELS_DIR, Settings
 from mvr.inference.decision import urgency_label
-from mvr.inference.engine import Engine
+from mvr.inference.engine import UNSURE_MARGIN, Engine
 
 TICKETS = [
     "I was charged twice for my subscription this month, please refund one payment.",
@@ -141,3 +141,15 @@ def test_nli_backend_without_its_models_falls_back(tmp_path: Path) -> None:
     assert engine.backend_name == "baseline"
     assert decision.explanation["fallback"] is True
     assert decision.explanation["fallback_reason"]
+
+
+def test_margin_between_the_top_two_categories_and_the_unsure_flag(engine: Engine) -> None:
+    clear, vague = engine.decide_many(
+        ["I was charged twice for my subscription, please refund me.", "Hello."]
+    )
+    for decision in (clear, vague):
+        top, second = sorted(decision.scores.values(), reverse=True)[:2]
+        assert decision.explanation["category_margin"] == pytest.approx(top - second, abs=2e-4)
+        assert decision.explanation["unsure"] is (decision.explanation["category_margin"] < UNSURE_MARGIN)
+    assert clear.explanation["unsure"] is False
+    assert vague.explanation["unsure"] is True

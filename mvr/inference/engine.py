@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 #: Model name shown in embedding decisions.
 EMBEDDING_MODEL = "all-MiniLM-L6-v2-int8"
+#: A decision whose top two category probabilities are closer than this says ``unsure``: on the
+#: external set 11% of tickets fell below it, routed right 56% of the time (95% above it).
+UNSURE_MARGIN = 0.3
 #: File name of the sentiment head in the models directory.
 SENTIMENT_HEAD = "sentiment_head.npz"
 
@@ -125,6 +128,7 @@ class EmbeddingBackend:
         s, urgency = combine_urgency(pooled.p_negative, text)
         names = self._categories.names
         probs = softmax(pooled.logits[None, :])[0]
+        top, runner_up = np.sort(probs)[::-1][:2]
         return Decision(
             category=names[int(np.argmax(probs))],
             scores={name: round(float(p), 4) for name, p in zip(names, probs, strict=True)},
@@ -137,6 +141,8 @@ class EmbeddingBackend:
                 "fallback": False,
                 "fallback_reason": None,
                 "category_method": self._categories.method,
+                "category_margin": round(float(top - runner_up), 4),
+                "unsure": bool(top - runner_up < UNSURE_MARGIN),
                 "chunks": chunks_explanation(chunks, pooled),
                 "urgency": urgency,
             },
