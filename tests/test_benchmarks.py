@@ -119,3 +119,52 @@ def test_long_ticket_benchmark_prints_rates_by_length_and_the_buried_sentence_ch
         assert row["tickets_per_s"] > 0 and row["cost_vs_shortest"] > 0
     assert result["lengths"][0]["chunks_per_ticket"] == 0 < result["lengths"][-1]["chunks_per_ticket"]
     assert all(isinstance(row["same_category"], bool) for row in result["buried"])
+
+
+def test_quality_benchmark_prints_f1_with_intervals_per_set_and_backend() -> None:
+    result = run_quick("bench_quality")
+
+    assert result["benchmark"] == "quality" and result["quick"] is True
+    assert_machine(result)
+    assert result["resamples"] >= 1000
+    external = result["sets"]["external"]
+    assert set(external["classes"]) == {"billing", "technical", "legal"}
+    assert set(external["sources"]) == {"clinc150", "it_tickets", "policyqa", "gitbugs_vscode"}
+    entries = {entry["name"]: entry for entry in result["results"]}
+    assert "baseline" in entries and any(name.startswith("embedding") for name in entries)
+    assert "nli" in entries
+    taxonomy_names = {
+        c["name"].lower() for c in json.loads((ROOT / "benchmarks/quality/clinc150_domains.json").read_text())
+    }
+    for entry in entries.values():
+        if "skipped" in entry:
+            assert entry["name"] != "baseline" and entry["skipped"]
+            continue
+        for name in ("clinc150", "it_tickets", "policyqa", "gitbugs_vscode", "external", "clinc150_domains"):
+            figures = entry["sets"][name]
+            lo, hi = figures["macro_f1_ci"]
+            assert 0 <= lo <= hi <= 1 and 0 <= figures["macro_f1"] <= 1
+            assert figures["rows"] == result["sets"][name]["rows"]
+            assert sum(m["support"] for m in figures["per_class"].values()) == figures["rows"]
+            assert all(m["f1_ci"][0] <= m["f1_ci"][1] for m in figures["per_class"].values())
+        assert set(entry["sets"]["clinc150_domains"]["per_class"]) <= taxonomy_names
+        wrong = sum(x["rows"] for x in entry["confusions"])
+        assert wrong == round(external["rows"] * (1 - entry["sets"]["external"]["accuracy"]))
+        assert all(len(v) <= 5 for v in entry["misrouted_examples"].values())
+
+
+def test_quality_bootstrap_intervals_hold_the_point_and_narrow_with_rows() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_quality import bootstrap_f1, score
+
+    perfect = bootstrap_f1(["a", "b"] * 50, ["a", "b"] * 50, resamples=1000)
+    assert perfect["macro_f1"] == [1.0, 1.0] and perfect["per_class"]["a"] == [1.0, 1.0]
+    truth, predicted = ["a", "a", "b", "b"], ["a", "b", "b", "b"]
+    small, large = score(truth * 10, predicted * 10, 1000), score(truth * 200, predicted * 200, 1000)
+    for figures in (small, large):
+        lo, hi = figures["macro_f1_ci"]
+        assert lo < figures["macro_f1"] < hi
+    assert large["macro_f1"] == small["macro_f1"]
+    assert (
+        large["macro_f1_ci"][1] - large["macro_f1_ci"][0] < small["macro_f1_ci"][1] - small["macro_f1_ci"][0]
+    )
