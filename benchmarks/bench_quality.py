@@ -18,7 +18,8 @@ Sets (see benchmarks/quality/README.md for origins, licences and label mappings)
 For each set: macro-F1 over the set's true classes, per-class precision/recall/F1,
 and 95% percentile bootstrap intervals of macro-F1 and of each class's F1
 (``--resamples`` resamples of the rows, fixed seed). Also the most common
-confusions on the pooled external set and up to five misrouted texts per class.
+confusions on the pooled external set, the misroutes per source label, and up to
+five misrouted texts per class.
 
 Backends: ``embedding`` (once per encoder: ``--encoder`` repeatable, default the
 one ``Settings`` names, when Settings has an encoder), ``baseline`` and ``nli``.
@@ -135,6 +136,21 @@ def confusions(rows: Sequence[dict[str, str]], predicted: Sequence[str]) -> list
     return [{"true": t, "predicted": p, "rows": n} for (t, p), n in pairs.most_common()]
 
 
+def misroutes_by_source_label(
+    rows: Sequence[dict[str, str]], predicted: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Misroutes counted by (source, source label, predicted), most common first."""
+    keys = Counter(
+        (r.get("source", ""), r.get("source_label", ""), p)
+        for r, p in zip(rows, predicted, strict=True)
+        if _truth(r) != p
+    )
+    return [
+        {"source": s, "source_label": label, "predicted": p, "rows": n}
+        for (s, label, p), n in keys.most_common()
+    ]
+
+
 def misrouted_examples(
     rows: Sequence[dict[str, str]], predicted: Sequence[str]
 ) -> dict[str, list[dict[str, str]]]:
@@ -235,6 +251,7 @@ def measure(
         engine.close()
     result["sets"]["external"] = score([_truth(r) for r in pooled_rows], pooled_predicted, resamples)
     result["confusions"] = confusions(pooled_rows, pooled_predicted)
+    result["misroutes_by_source_label"] = misroutes_by_source_label(pooled_rows, pooled_predicted)
     result["misrouted_examples"] = misrouted_examples(pooled_rows, pooled_predicted)
     if TAXONOMY in sets:
         engine = Engine.from_settings(dataclasses.replace(settings, categories_file=TAXONOMY_CATEGORIES))
