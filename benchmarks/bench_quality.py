@@ -24,7 +24,8 @@ five misrouted texts per class.
 Backends: ``embedding`` (once per encoder: ``--encoder`` repeatable, default the
 one ``Settings`` names, when Settings has an encoder), ``baseline`` and ``nli``.
 Each engine is built by ``Engine.from_settings`` from the environment's settings
-with only the backend (and encoder, categories file) replaced; a backend whose
+with only the backend, encoder and categories file replaced (default categories for
+the three-class sets, whatever ``MVR_CATEGORIES_FILE`` says); a backend whose
 models are missing falls back to the baseline there, and is reported here as
 skipped with the reason. Nothing is fitted on these sets. ``--quick`` scores a
 seeded sample of 40 rows per set (under a minute).
@@ -201,7 +202,8 @@ def configurations(
                 configs.append((f"embedding[{encoder}]", settings))
         else:
             configs.append((backend, dataclasses.replace(base, backend=backend)))
-    return configs
+    # The three-class sets are labelled with the default categories, whatever MVR_CATEGORIES_FILE says.
+    return [(name, dataclasses.replace(settings, categories_file=None)) for name, settings in configs]
 
 
 def encoder_names(base: Settings, requested: Sequence[str]) -> list[str]:
