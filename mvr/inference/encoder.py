@@ -21,6 +21,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from mvr.errors import InferenceFailed
+from mvr.inference.windows import DEFAULT_OVERLAP, split_windows
 
 __all__ = ["DEFAULT_MAX_LENGTH", "INT8_MODEL", "Encoder", "Manifest", "file_sha256", "session_options"]
 
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 #: Tokens per text; longer texts are truncated (the model was trained on 256).
 DEFAULT_MAX_LENGTH = 256
+#: Model name of the default encoder, shown in explanations.
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2-int8"
 #: File name of the int8 encoder in the models directory.
 INT8_MODEL = "encoder-int8.onnx"
 #: File name of the tokenizer in the models directory.
@@ -91,7 +94,10 @@ class Manifest:
 
 
 class Encoder:
-    """Text → unit-length sentence embeddings [n, 384]; thread-safe."""
+    """Text → unit-length sentence embeddings [n, d] by an ONNX model; thread-safe.
+
+    Implements ``mvr.inference.encoders.TextEncoder``.
+    """
 
     def __init__(
         self,
@@ -100,6 +106,9 @@ class Encoder:
         *,
         threads: int = 0,
         max_length: int = DEFAULT_MAX_LENGTH,
+        name: str = "minilm",
+        model: str = DEFAULT_MODEL_NAME,
+        model_version: str = "unknown",
     ) -> None:
         """Load the ONNX model and tokenizer.
 
@@ -108,42 +117,81 @@ class Encoder:
             tokenizer_path: The ``tokenizer.json`` of the model.
             threads: ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose.
             max_length: Tokens per text; longer texts are truncated.
+            name: ``MVR_ENCODER`` name of this encoder.
+            model: Model name shown in explanations.
+            model_version: ``<source version>+<short sha256>``.
 
         Raises:
             InferenceFailed: A file is missing or cannot be loaded.
         """
         self.model_path = Path(model_path)
         self.max_length = max_length
+        self.name = name
+        self.model = model
+        self.model_version = model_version
         try:
             self._session = ort.InferenceSession(
                 str(model_path), session_options(threads), providers=["CPUExecutionProvider"]
             )
             self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
+            self._counter = Tokenizer.from_file(str(tokenizer_path))
         except Exception as ex:  # ORT raises its own untyped errors for bad files.
             raise InferenceFailed(f"cannot load encoder {model_path}: {ex}") from ex
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length)
+        self._counter.no_padding()
+        self._counter.no_truncation()
         self._input_names = {i.name for i in self._session.get_inputs()}
         self.dimension = int(self._session.get_outputs()[0].shape[-1])
 
     @classmethod
     def from_dir(
-        cls, models_dir: Path, *, model: str = INT8_MODEL, threads: int = 0, verify: bool = True
+        cls,
+        models_dir: Path,
+        *,
+        model_file: str = INT8_MODEL,
+        threads: int = 0,
+        verify: bool = True,
+        name: str = "minilm",
+        model: str = DEFAULT_MODEL_NAME,
     ) -> Encoder:
-        """Load ``model`` and the tokenizer from ``models_dir``, checked against the manifest.
+        """Load ``model_file`` and the tokenizer from ``models_dir``, checked against the manifest.
+
+        The token window is the manifest's ``max_length``.
 
         Raises:
             InferenceFailed: A file is missing, unlisted or changed.
         """
         models_dir = Path(models_dir)
-        for name in (model, TOKENIZER, MANIFEST):
-            if not (models_dir / name).is_file():
-                raise InferenceFailed(f"model files missing: {models_dir / name}")
+        for file in (model_file, TOKENIZER, MANIFEST):
+            if not (models_dir / file).is_file():
+                raise InferenceFailed(f"model files missing: {models_dir / file}")
+        manifest = Manifest.load(models_dir)
         if verify:
-            manifest = Manifest.load(models_dir)
-            for name in (model, TOKENIZER):
-                manifest.verify(name)
-        return cls(models_dir / model, models_dir / TOKENIZER, threads=threads)
+            for file in (model_file, TOKENIZER):
+                manifest.verify(file)
+        return cls(
+            models_dir / model_file,
+            models_dir / TOKENIZER,
+            threads=threads,
+            max_length=int(manifest.data.get("max_length", DEFAULT_MAX_LENGTH)),
+            name=name,
+            model=model,
+            model_version=manifest.model_version(model_file),
+        )
+
+    @property
+    def max_tokens(self) -> int:
+        """Most tokens (special tokens included) read at once; the rest of a text is cut."""
+        return self.max_length
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Return the number of tokens of each text, untruncated, special tokens included."""
+        return [len(enc.ids) for enc in self._counter.encode_batch(list(texts))]
+
+    def windows(self, text: str, *, overlap: int = DEFAULT_OVERLAP) -> list[str]:
+        """Split ``text`` into pieces of at most ``max_tokens`` tokens (``[text]`` if it fits)."""
+        return split_windows(text, self.count_tokens, self.max_tokens, overlap)
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         """Return the token ids of each text (truncated, unpadded)."""

@@ -23,7 +23,8 @@ from mvr.inference.batcher import MicroBatcher, runner_layout
 from mvr.inference.categories import CategoryModel
 from mvr.inference.chunking import Chunk, PooledScores, chunk_ticket, chunks_explanation, pool_scores
 from mvr.inference.decision import Decision, urgency_label
-from mvr.inference.encoder import INT8_MODEL, Encoder, Manifest
+from mvr.inference.encoder import Manifest
+from mvr.inference.encoders import SENTIMENT_HEAD, TextEncoder, encoder_dir, load_encoder
 from mvr.inference.linear import LinearHead, softmax
 from mvr.inference.taxonomy import Category, load_categories
 from mvr.inference.urgency import SentimentHead, combine_urgency
@@ -35,13 +36,9 @@ __all__ = ["Decision", "Engine"]
 
 logger = logging.getLogger(__name__)
 
-#: Model name shown in embedding decisions.
-EMBEDDING_MODEL = "all-MiniLM-L6-v2-int8"
 #: A decision whose top two category probabilities are closer than this says ``unsure``: on the
 #: external set 11% of tickets fell below it, routed right 56% of the time (95% above it).
 UNSURE_MARGIN = 0.3
-#: File name of the sentiment head in the models directory.
-SENTIMENT_HEAD = "sentiment_head.npz"
 
 
 class Backend(Protocol):
@@ -51,15 +48,20 @@ class Backend(Protocol):
 
 
 class EmbeddingBackend:
-    """One int8 MiniLM pass per ticket feeds category prototypes (or a head) and urgency."""
+    """One encoder pass (``MVR_ENCODER``) per ticket feeds category prototypes (or a head) and urgency."""
 
     def __init__(
-        self, batcher: MicroBatcher, categories: CategoryModel, sentiment: SentimentHead, model_version: str
+        self,
+        batcher: MicroBatcher,
+        categories: CategoryModel,
+        sentiment: SentimentHead,
+        encoder: TextEncoder,
     ) -> None:
         self._batcher = batcher
         self._categories = categories
         self._sentiment = sentiment
-        self._model_version = model_version
+        #: The encoder (``max_tokens``, ``windows`` and ``count_tokens`` for long tickets).
+        self.encoder = encoder
 
     @classmethod
     def load(cls, settings: Settings, categories: Sequence[Category]) -> EmbeddingBackend:
@@ -68,14 +70,13 @@ class EmbeddingBackend:
         Raises:
             InferenceFailed: A model file is missing, changed or unreadable.
         """
-        models_dir = Path(settings.models_dir)
         threads, runners = runner_layout(settings.ort_threads)
-        encoder = Encoder.from_dir(models_dir, threads=threads)
-        manifest = Manifest.load(models_dir)
-        if not (models_dir / SENTIMENT_HEAD).is_file():
-            raise InferenceFailed(f"model files missing: {models_dir / SENTIMENT_HEAD}")
-        manifest.verify(SENTIMENT_HEAD)
-        sentiment = SentimentHead.load(models_dir / SENTIMENT_HEAD)
+        encoder = load_encoder(settings.encoder, Path(settings.models_dir), threads=threads)
+        directory = encoder_dir(Path(settings.models_dir), settings.encoder)
+        if not (directory / SENTIMENT_HEAD).is_file():
+            raise InferenceFailed(f"model files missing: {directory / SENTIMENT_HEAD}")
+        Manifest.load(directory).verify(SENTIMENT_HEAD)
+        sentiment = SentimentHead.load(directory / SENTIMENT_HEAD)
         head = LinearHead.load(settings.category_head) if settings.category_head else None
         model = CategoryModel.build(categories, encoder.encode, head=head)
         batcher = MicroBatcher(
@@ -85,7 +86,7 @@ class EmbeddingBackend:
             max_wait_ms=settings.batch_max_wait_ms,
             runners=runners,
         )
-        return cls(batcher, model, sentiment, manifest.model_version(INT8_MODEL))
+        return cls(batcher, model, sentiment, encoder)
 
     @property
     def category_method(self) -> str:
@@ -136,8 +137,8 @@ class EmbeddingBackend:
             urgency_label=urgency_label(s),
             explanation={
                 "backend": "embedding",
-                "model": EMBEDDING_MODEL,
-                "model_version": self._model_version,
+                "model": self.encoder.model,
+                "model_version": self.encoder.model_version,
                 "fallback": False,
                 "fallback_reason": None,
                 "category_method": self._categories.method,
