@@ -20,7 +20,10 @@ here; no data files are read), texts/s and tokens/s for:
 (d) the ONNX int8 export, same batches as (b);
 (e) int8 through MVR's MicroBatcher as the engine sets it up by default (2 runners
     of 1 ONNX Runtime thread each on 2 cores), 8 caller threads submitting one text
-    at a time.
+    at a time;
+(e[NAME]) with ``--encoder NAME`` (repeatable: ``e5-small``, ``mpnet``), the same
+    as (e) with that ``MVR_ENCODER``'s encoder, and its ratio to (a) per ticket
+    (skipped with a note when the encoder's files are absent).
 
 Also: naive dynamic padding (flushes of 32 padded to their longest text) vs the
 batcher's length-sorted sub-batches, int8, one caller. Torch and ONNX Runtime
@@ -52,8 +55,11 @@ import _common as c  # noqa: E402
 import torch  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
+from mvr.config import ENCODERS  # noqa: E402
+from mvr.errors import InferenceFailed  # noqa: E402
 from mvr.inference.batcher import MicroBatcher, runner_layout  # noqa: E402
 from mvr.inference.encoder import Encoder  # noqa: E402
+from mvr.inference.encoders import load_encoder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models_export"
@@ -255,6 +261,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="MVR inference throughput benchmark")
     parser.add_argument("--quick", action="store_true", help="fewer texts and rounds; under a minute")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--encoder", action="append", default=[], choices=ENCODERS[1:], help="also (e[NAME])")
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
     n, rounds, seed_per_round = (32, 3, 1) if args.quick else (256, 5, 2)
@@ -282,6 +289,15 @@ def main() -> None:
         "bucketed": MicroBatcher(int8, max_batch=BATCH, max_wait_ms=50),
     }
     runners["e"] = through_batcher(batchers["e"], texts, CALLERS)
+    skipped = {}
+    for name in args.encoder:
+        try:
+            encoder = load_encoder(name, MODELS, threads=e_threads)
+        except InferenceFailed as ex:
+            skipped[f"e[{name}]"] = str(ex)
+            continue
+        batchers[f"e[{name}]"] = MicroBatcher(encoder, max_batch=BATCH, runners=e_runners)
+        runners[f"e[{name}]"] = through_batcher(batchers[f"e[{name}]"], texts, CALLERS)
     runners["naive"] = one_caller(batchers["naive"], texts)
     runners["bucketed"] = one_caller(batchers["bucketed"], texts)
     seed = seed_pipeline(tokenizer)
@@ -294,11 +310,16 @@ def main() -> None:
         batcher.close()
     seed_tokens = sum(len(ids[i]) for i in seed_idx) // rounds
     results = {"a": _summary(NAMES["a"], seed_per_round, seed_tokens, seconds["a"], pooled=True)}
-    results.update({k: _summary(NAMES[k], n, tokens, v) for k, v in seconds.items() if k != "a"})
+    results.update({k: _summary(_name(k), n, tokens, v) for k, v in seconds.items() if k != "a"})
+    results.update({k: {"name": _name(k), "skipped": reason} for k, reason in skipped.items()})
     if "c" not in results:
         results["c"] = {"name": NAMES["c"], "skipped": f"{fp32_path.name} absent (it is not committed)"}
     report = _report(results, n, tokens, rounds, args.quick)
     print(json.dumps(report) if args.json else _table(report))
+
+
+def _name(key: str) -> str:
+    return NAMES.get(key) or f"e_{key[2:-1]}_microbatcher_8_callers"
 
 
 #: Display names of the configurations.
@@ -336,6 +357,11 @@ def _report(results: dict[str, Any], n: int, tokens: int, rounds: int, quick: bo
             "d_over_b_per_text": round(rate["d"] / rate["b"], 2),
             "e_over_b4_per_text": round(rate["e"] / rate["b4"], 2),
             "bucketed_over_naive": round(rate["bucketed"] / rate["naive"], 2),
+            **{
+                f"{k}_over_a_per_ticket": round(r / rate["a"], 1)
+                for k, r in rate.items()
+                if k.startswith("e[") and r is not None
+            },
         },
     }
 
