@@ -14,6 +14,7 @@ from mvr.errors import InferenceFailed
 from mvr.inference.batcher import MicroBatcher
 from mvr.inference.encoders import SPECS, TextEncoder, encoder_dir, load_encoder
 from mvr.inference.engine import Engine
+from tests.conftest import load_script
 
 #: Words written for these tests, repeated into texts longer than any encoder's window.
 FILLER = (
@@ -128,3 +129,23 @@ def test_encoder_without_its_files_falls_back_to_the_baseline(tmp_path: Path) ->
         assert engine.fallback_reason is not None and "mpnet" in engine.fallback_reason
     finally:
         engine.close()
+
+
+def test_mpnet_export_refuses_weights_that_are_not_upstreams(tmp_path: Path) -> None:
+    export_onnx = load_script("export_onnx")
+    (tmp_path / "model.safetensors").write_bytes(b"not the upstream weights")
+    with pytest.raises(SystemExit, match="not upstream's"):
+        export_onnx.resolve_model_dir(export_onnx.SOURCES["mpnet"], tmp_path, tmp_path)
+    with pytest.raises(SystemExit, match="needs --source-dir"):
+        export_onnx.resolve_model_dir(export_onnx.SOURCES["mpnet"], None, tmp_path)
+
+
+@pytest.mark.skipif(
+    not (DEFAULT_MODELS_DIR / "mpnet" / "encoder-int8.onnx").is_file(),
+    reason="mpnet is built locally (scripts/export_onnx.py --encoder mpnet); not in a clean clone",
+)
+def test_locally_built_mpnet_encodes_768_dimensional_unit_vectors() -> None:
+    mpnet = load_encoder("mpnet", DEFAULT_MODELS_DIR, threads=1)
+    vectors = mpnet.encode([BILLING_EN, "Please refund the double charge on my card.", OUTAGE_EN])
+    assert vectors.shape == (3, 768) and mpnet.max_tokens == 384
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
