@@ -66,6 +66,8 @@ class Settings:
     backend: str = "embedding"
     #: Sentence encoder of the embedding backend: minilm (default), e5-small or mpnet.
     encoder: str = "minilm"
+    #: Encoder for tickets not in English (README "Languages"); ``off`` reads them with ``encoder``.
+    multilingual_encoder: str = "e5-small"
     #: Directory holding the exported ONNX models, tokenizer and manifest.
     models_dir: Path = DEFAULT_MODELS_DIR
     #: Prefix of every MVR key in Redis.
@@ -132,6 +134,11 @@ class Settings:
             raise ConfigError(f"invalid value for MVR_BACKEND: {self.backend!r} (one of {BACKENDS})")
         if self.encoder not in ENCODERS:
             raise ConfigError(f"invalid value for MVR_ENCODER: {self.encoder!r} (one of {ENCODERS})")
+        if self.multilingual_encoder not in (*ENCODERS, "off"):
+            raise ConfigError(
+                f"invalid value for MVR_MULTILINGUAL_ENCODER: {self.multilingual_encoder!r} "
+                f"(one of {ENCODERS} or off)"
+            )
         if not 0.0 <= self.urgency_webhook_threshold <= 1.0:
             raise ConfigError(
                 "invalid value for URGENCY_WEBHOOK_THRESHOLD: "

@@ -25,6 +25,7 @@ from mvr.inference.chunking import Chunk, PooledScores, chunk_ticket, chunks_exp
 from mvr.inference.decision import Decision, urgency_label
 from mvr.inference.encoder import Manifest
 from mvr.inference.encoders import SENTIMENT_HEAD, TextEncoder, encoder_dir, load_encoder
+from mvr.inference.language import LanguageDetector, LanguageRouter
 from mvr.inference.linear import LinearHead, softmax
 from mvr.inference.taxonomy import Category, load_categories
 from mvr.inference.urgency import SentimentHead, combine_urgency
@@ -64,15 +65,18 @@ class EmbeddingBackend:
         self.encoder = encoder
 
     @classmethod
-    def load(cls, settings: Settings, categories: Sequence[Category]) -> EmbeddingBackend:
-        """Load and check the encoder, the heads and the prototypes.
+    def load(
+        cls, settings: Settings, categories: Sequence[Category], encoder_name: str | None = None
+    ) -> EmbeddingBackend:
+        """Load and check the encoder (default ``MVR_ENCODER``), the heads and the prototypes.
 
         Raises:
             InferenceFailed: A model file is missing, changed or unreadable.
         """
+        name = encoder_name or settings.encoder
         threads, runners = runner_layout(settings.ort_threads)
-        encoder = load_encoder(settings.encoder, Path(settings.models_dir), threads=threads)
-        directory = encoder_dir(Path(settings.models_dir), settings.encoder)
+        encoder = load_encoder(name, Path(settings.models_dir), threads=threads)
+        directory = encoder_dir(Path(settings.models_dir), name)
         if not (directory / SENTIMENT_HEAD).is_file():
             raise InferenceFailed(f"model files missing: {directory / SENTIMENT_HEAD}")
         Manifest.load(directory).verify(SENTIMENT_HEAD)
@@ -233,4 +237,12 @@ def _load_backend(settings: Settings, categories: Sequence[Category]) -> Backend
         from mvr.inference.nli import NliBackend  # only NLI users pay for importing it
 
         return NliBackend(settings.models_dir, categories, threads=settings.ort_threads)
-    return EmbeddingBackend.load(settings, categories)
+    english = EmbeddingBackend.load(settings, categories)
+    if settings.multilingual_encoder in ("off", settings.encoder):
+        return english
+    try:
+        multilingual = EmbeddingBackend.load(settings, categories, settings.multilingual_encoder)
+    except InferenceFailed as ex:  # English tickets must not pay for a missing multilingual model
+        logger.warning("Multilingual encoder unavailable, every ticket is read in English: %s.", ex)
+        return english
+    return LanguageRouter(english, multilingual, LanguageDetector())
