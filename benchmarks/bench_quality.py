@@ -9,6 +9,10 @@ Sets (see benchmarks/quality/README.md for origins, licences and label mappings)
 - the external benchmark: ``clinc150``, ``it_tickets``, ``policyqa`` and
   ``gitbugs_vscode`` (Billing / Technical / Legal), each alone and pooled as
   ``external``;
+- the held-out group: ``rasa_finance`` (Billing), ``rasa_helpdesk`` (Technical)
+  and ``unfair_tos`` (Legal), each alone and pooled as ``held_out``; nobody read them while writing category
+  texts, so this is the independent figure. Only aggregate figures are reported
+  for them (no confusion matrix, no misroutes, no texts);
 - ``clinc150_domains``: seven CLINC150 domains routed zero-shot with the
   categories of ``benchmarks/quality/clinc150_domains.json`` (as
   ``MVR_CATEGORIES_FILE`` would), to measure custom categories;
@@ -17,9 +21,9 @@ Sets (see benchmarks/quality/README.md for origins, licences and label mappings)
 
 For each set: macro-F1 over the set's true classes, per-class precision/recall/F1,
 and 95% percentile bootstrap intervals of macro-F1 and of each class's F1
-(``--resamples`` resamples of the rows, fixed seed). Also the most common
-confusions on the pooled external set, the misroutes per source label, and up to
-five misrouted texts per class.
+(``--resamples`` resamples of the rows, fixed seed). Also, for the external sets
+only, the most common confusions on the pooled set, the misroutes per source
+label, and up to five misrouted texts per class.
 
 Backends: ``embedding`` (once per encoder: ``--encoder`` repeatable, default the
 one ``Settings`` names, when Settings has an encoder), ``baseline`` and ``nli``.
@@ -56,6 +60,8 @@ from mvr.ticket import ticket_text  # noqa: E402
 QUALITY_DIR = c.BENCH_DIR / "quality"
 #: The external benchmark's sets, each a CSV in QUALITY_DIR (columns subject, body, category, source).
 EXTERNAL = ("clinc150", "it_tickets", "policyqa", "gitbugs_vscode")
+#: The held-out group (same CSV layout): scored and pooled apart from EXTERNAL, aggregates only.
+HELD_OUT = ("rasa_finance", "rasa_helpdesk", "unfair_tos")
 #: The custom-taxonomy set and its categories file.
 TAXONOMY = "clinc150_domains"
 TAXONOMY_CATEGORIES = QUALITY_DIR / "clinc150_domains.json"
@@ -131,6 +137,11 @@ def score(truth: Sequence[str], predicted: Sequence[str], resamples: int) -> dic
     }
 
 
+def aggregates_only(figures: dict[str, Any]) -> dict[str, Any]:
+    """``figures`` without the confusion matrix: held-out sets report aggregates only."""
+    return {key: value for key, value in figures.items() if key not in ("labels", "confusion")}
+
+
 def confusions(rows: Sequence[dict[str, str]], predicted: Sequence[str]) -> list[dict[str, Any]]:
     """Misroutes counted by (true, predicted) pair, most common first."""
     pairs = Counter((_truth(r), p) for r, p in zip(rows, predicted, strict=True) if _truth(r) != p)
@@ -176,7 +187,7 @@ def _truth(row: dict[str, str]) -> str:
 
 def load_sets(shared_data: Path, quick: bool) -> tuple[dict[str, list[dict[str, str]]], dict[str, str]]:
     """Rows of every set (a seeded sample of ``QUICK_ROWS`` each in quick mode) and notes on skipped ones."""
-    paths = {name: QUALITY_DIR / f"{name}.csv" for name in (*EXTERNAL, TAXONOMY)}
+    paths = {name: QUALITY_DIR / f"{name}.csv" for name in (*EXTERNAL, *HELD_OUT, TAXONOMY)}
     paths["tickets_dev"] = shared_data / "tickets_dev.csv"
     sets, notes = {}, {}
     for name, path in paths.items():
@@ -239,8 +250,10 @@ def measure(
     result["category_method"] = getattr(engine.backend, "category_method", None)
     pooled_rows: list[dict[str, str]] = []
     pooled_predicted: list[str] = []
+    held_truth: list[str] = []
+    held_predicted: list[str] = []
     try:
-        for set_name in (n for n in (*EXTERNAL, "tickets_dev") if n in sets):
+        for set_name in (n for n in (*EXTERNAL, *HELD_OUT, "tickets_dev") if n in sets):
             rows = sets[set_name]
             predicted, fallbacks = predict(engine, rows)
             result["fallback_decisions"] += fallbacks
@@ -249,9 +262,15 @@ def measure(
             if set_name in EXTERNAL:
                 pooled_rows += rows
                 pooled_predicted += predicted
+            elif set_name in HELD_OUT:
+                result["sets"][set_name] = aggregates_only(result["sets"][set_name])
+                held_truth += [_truth(r) for r in rows]
+                held_predicted += predicted
     finally:
         engine.close()
     result["sets"]["external"] = score([_truth(r) for r in pooled_rows], pooled_predicted, resamples)
+    if held_truth:
+        result["sets"]["held_out"] = aggregates_only(score(held_truth, held_predicted, resamples))
     result["confusions"] = confusions(pooled_rows, pooled_predicted)
     result["misroutes_by_source_label"] = misroutes_by_source_label(pooled_rows, pooled_predicted)
     result["misrouted_examples"] = misrouted_examples(pooled_rows, pooled_predicted)
@@ -283,7 +302,8 @@ def run(args: Any) -> dict[str, Any]:
     base = Settings.from_env()
     sets, notes = load_sets(args.shared_data, args.quick)
     external = [r for name in EXTERNAL if name in sets for r in sets[name]]
-    described = describe_sets({**sets, "external": external})
+    held_out = [r for name in HELD_OUT if name in sets for r in sets[name]]
+    described = describe_sets({**sets, "external": external, **({"held_out": held_out} if held_out else {})})
     configs = configurations(base, args.backend, encoder_names(base, args.encoder))
     return {
         "benchmark": "quality",

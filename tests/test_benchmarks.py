@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from numbers import Real
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,8 @@ pytestmark = pytest.mark.slow
 
 #: Seconds a quick benchmark may take here (the machine may be shared; quick aims at < 60 s).
 QUICK_TIMEOUT_S = 240
+#: The quality benchmark's held-out sets (benchmarks/quality/README.md, "Held-out sets").
+HELD_OUT = ("rasa_finance", "rasa_helpdesk", "unfair_tos")
 
 
 def run_quick(name: str, *extra: str) -> dict:
@@ -130,6 +133,9 @@ def test_quality_benchmark_prints_f1_with_intervals_per_set_and_backend() -> Non
     external = result["sets"]["external"]
     assert set(external["classes"]) == {"billing", "technical", "legal"}
     assert set(external["sources"]) == {"clinc150", "it_tickets", "policyqa", "gitbugs_vscode"}
+    held_out = result["sets"]["held_out"]
+    assert set(held_out["classes"]) == {"billing", "technical", "legal"}
+    assert set(held_out["sources"]) == set(HELD_OUT)
     entries = {entry["name"]: entry for entry in result["results"]}
     assert "baseline" in entries and any(name.startswith("embedding") for name in entries)
     assert "nli" in entries
@@ -151,6 +157,22 @@ def test_quality_benchmark_prints_f1_with_intervals_per_set_and_backend() -> Non
         wrong = sum(x["rows"] for x in entry["confusions"])
         assert wrong == round(external["rows"] * (1 - entry["sets"]["external"]["accuracy"]))
         assert all(len(v) <= 5 for v in entry["misrouted_examples"].values())
+        assert_held_out_aggregates_only(entry, held_out)
+
+
+def assert_held_out_aggregates_only(entry: dict[str, Any], held_out: dict[str, Any]) -> None:
+    """The held-out group is pooled apart, with intervals, and never shows a confusion or a text."""
+    for name in (*HELD_OUT, "held_out"):
+        figures = entry["sets"][name]
+        assert "confusion" not in figures and "labels" not in figures
+        lo, hi = figures["macro_f1_ci"]
+        assert 0 <= lo <= hi <= 1
+    pooled = entry["sets"]["held_out"]
+    assert pooled["rows"] == held_out["rows"] == sum(entry["sets"][name]["rows"] for name in HELD_OUT)
+    assert set(pooled["per_class"]) == {"billing", "technical", "legal"}
+    shown = [x["source"] for x in entry["misroutes_by_source_label"]]
+    shown += [x["source"] for examples in entry["misrouted_examples"].values() for x in examples]
+    assert not set(shown) & set(held_out["sources"])
 
 
 def test_quality_bootstrap_intervals_hold_the_point_and_narrow_with_rows() -> None:

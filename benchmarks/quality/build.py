@@ -57,6 +57,16 @@ VSCODE = Pin(
     "0e02fec8207f1f2aba0d523cbe39307e89332f24",
     "ms_vscode_bugs/microsoft_vscodebugs_sample.csv",
 )
+# Held-out sets: never read while writing category texts, never shown row by row (README.md).
+RASA_FINANCE = Pin("RasaHQ/financial-demo", "7627cebef1571d55855b886cf4ac20459af9566c", "data/nlu/nlu.yml")
+RASA_HELPDESK = Pin("RasaHQ/helpdesk-assistant", "2e9f2258c6648488bd02af86ea2803de5a9fde04", "data/nlu.yml")
+#: The English ToS of the CLAUDETTE multilingual corpus: one sentence per line, tags on the same line.
+UNFAIR_TOS_REPO, UNFAIR_TOS_COMMIT = (
+    "nlp-unibo/Multilingual-Unfair-Clause-Detection",
+    "04d9878bfca0e1e17e7dd1cf7bd17fc4ce5fcd12",
+)
+UNFAIR_TOS_LIST = "corpus/lists/LIST_ALL.txt"
+UNFAIR_TOS_SENTENCES, UNFAIR_TOS_TAGS = "corpus/sentences/en/original", "corpus/tags/en/original"
 
 #: CLINC150 intents kept for the three-class set, and where each goes.
 CLINC_ROUTING = {
@@ -92,12 +102,35 @@ IT_TOPICS = ("Hardware", "Access", "Storage", "Administrative rights")
 IT_PER_TOPIC = 100
 #: PolicyQA questions kept (distinct, case-insensitively).
 POLICYQA_ROWS = 400
+#: Rasa financial-demo intents kept, all billing (money matters with a bank); the rest are chit-chat,
+#: hand-off or slot answers.
+RASA_FINANCE_INTENTS = {
+    intent: "billing"
+    for intent in (
+        "ask_transfer_charge",
+        "check_balance",
+        "check_earnings",
+        "pay_cc",
+        "search_transactions",
+        "transfer_money",
+    )
+}
+#: Rasa helpdesk-assistant intents kept, all technical (IT service desk); ``incident_status`` (asks
+#: after a ticket, names no problem), chit-chat, hand-off and slot answers are dropped.
+RASA_HELPDESK_INTENTS = {
+    intent: "technical" for intent in ("open_incident", "password_reset", "problem_email")
+}
+#: ToS clauses kept: a seeded sample of those tagged potentially (2) or clearly (3) unfair.
+UNFAIR_TOS_ROWS = 300
 
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _URL = re.compile(r"https?://\S+")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _SPACE = re.compile(r"\s+")
+_RASA_INTENT = re.compile(r"^- intent: *(\S+)")
+_RASA_EXAMPLE = re.compile(r"^ +- (.+)$")
+_RASA_ENTITY = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
 
 
 def git_show(mirrors: Path, pin: Pin) -> bytes:
@@ -194,6 +227,37 @@ def vscode_rows(mirrors: Path) -> list[dict[str, str]]:
     return sorted((r for r in rows if r["body"] or r["subject"]), key=lambda r: (r["subject"], r["body"]))
 
 
+def rasa_rows(mirrors: Path, pin: Pin, routing: dict[str, str], source: str) -> list[dict[str, str]]:
+    """Every distinct example of the ``routing`` intents of a Rasa NLU file, entity markup removed."""
+    intent, items = "", []
+    for line in git_show(mirrors, pin).decode("utf-8").splitlines():
+        if found := _RASA_INTENT.match(line):
+            intent = found.group(1)
+        elif (found := _RASA_EXAMPLE.match(line)) and intent in routing:
+            items.append((_RASA_ENTITY.sub(r"\1", found.group(1)).strip(), intent))
+        elif line and not line.startswith(" "):
+            intent = ""
+    return [row(t, routing[i], source, i) for t, i in sorted(set(items), key=lambda x: (x[1], x[0]))]
+
+
+def unfair_tos_rows(mirrors: Path) -> list[dict[str, str]]:
+    """A seeded sample of potentially or clearly unfair clauses of the 50 English ToS, all legal."""
+
+    def lines(path: str) -> list[str]:
+        return git_show(mirrors, Pin(UNFAIR_TOS_REPO, UNFAIR_TOS_COMMIT, path)).decode("utf-8").split("\n")
+
+    items: dict[str, str] = {}
+    for name in sorted(n.strip() for n in lines(UNFAIR_TOS_LIST) if n.strip()):
+        sentences = lines(f"{UNFAIR_TOS_SENTENCES}/{name}")
+        tags = lines(f"{UNFAIR_TOS_TAGS}/{name}")
+        for sentence, tag in zip(sentences, tags, strict=True):
+            unfair = sorted(t for t in tag.split() if t[-1] in "23")
+            if unfair and sentence.strip():
+                items.setdefault(_SPACE.sub(" ", sentence).strip(), " ".join(unfair))
+    drawn = random.Random(SEED + 5).sample(sorted(items), min(UNFAIR_TOS_ROWS, len(items)))
+    return [row(t, "legal", "unfair_tos", items[t]) for t in sorted(drawn)]
+
+
 def write(path: Path, rows: list[dict[str, str]]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
@@ -215,6 +279,15 @@ def main() -> None:
     write(args.out / "policyqa.csv", policyqa_rows(args.mirrors))
     write(args.out / "it_tickets.csv", it_ticket_rows(args.mirrors))
     write(args.out / "gitbugs_vscode.csv", vscode_rows(args.mirrors))
+    write(
+        args.out / "rasa_finance.csv",
+        rasa_rows(args.mirrors, RASA_FINANCE, RASA_FINANCE_INTENTS, "rasa_finance"),
+    )
+    write(
+        args.out / "rasa_helpdesk.csv",
+        rasa_rows(args.mirrors, RASA_HELPDESK, RASA_HELPDESK_INTENTS, "rasa_helpdesk"),
+    )
+    write(args.out / "unfair_tos.csv", unfair_tos_rows(args.mirrors))
 
 
 if __name__ == "__main__":
