@@ -61,3 +61,7 @@ def test_multilingual_encoder_can_be_switched_off() -> None:
 def test_unknown_multilingual_encoder_is_refused() -> None:
     with pytest.raises(ConfigError, match="MVR_MULTILINGUAL_ENCODER"):
         Settings.from_env({"MVR_MULTILINGUAL_ENCODER": "bert"})
+
+
+def test_router_reports_the_english_backends_category_method(engine: Engine) -> None:
+    assert engine.backend.category_method == "prototypes"  # type: ignore[attr-defined]

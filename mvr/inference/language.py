@@ -64,6 +64,11 @@ class LanguageRouter:
         self._multilingual = multilingual
         self._detector = detector
 
+    @property
+    def category_method(self) -> str | None:
+        """How the English backend picks categories (``prototypes`` or ``linear-head``)."""
+        return getattr(self._english, "category_method", None)
+
     def decide_many(self, texts: Sequence[str]) -> list[Decision]:
         """Return one decision per text, each from the backend of its language, in order."""
         languages = self._detector.languages(texts)
