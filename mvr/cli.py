@@ -194,13 +194,21 @@ def _stop_all(children: Sequence[subprocess.Popen[bytes]]) -> None:
 _SPLITS = ("half-a", "half-b")
 
 
-def _engine(backend: str | None, head: Path | None = None, *, strict: bool = False) -> Engine:
-    """Build the inference engine; with ``strict``, a baseline fallback is an error, not an answer."""
+def _engine(
+    backend: str | None, head: Path | None = None, *, strict: bool = False, one_encoder: bool = False
+) -> Engine:
+    """Build the inference engine; with ``strict``, a baseline fallback is an error, not an answer.
+
+    ``one_encoder`` reads every ticket with ``MVR_ENCODER`` (no language routing), as a head fitted
+    on its embeddings needs.
+    """
     from dataclasses import replace
 
     from mvr.inference.engine import Engine
 
     settings = _settings()
+    if one_encoder:
+        settings = replace(settings, multilingual_encoder="off")
     if backend is not None:
         settings = replace(settings, backend=backend)
     if head is not None:
@@ -351,7 +359,7 @@ def fit(csv_file: Path, out: Path, split: str | None) -> None:
     from mvr.inference.engine import EmbeddingBackend
     from mvr.inference.evaluation import fit_head
 
-    engine = _engine("embedding", strict=True)
+    engine = _engine("embedding", strict=True, one_encoder=True)
     backend = engine.backend
     assert isinstance(backend, EmbeddingBackend)  # strict: no baseline fallback
     try:
