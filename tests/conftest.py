@@ -79,6 +79,9 @@ def mvr_env(redis_url: str) -> Iterator[dict[str, str]]:
         "MVR_KEY_PREFIX": f"mvrtest-{tag}:",
         "MVR_BROKER_NAMESPACE": f"dqtest-{tag}",
         "MVR_BACKEND": "baseline",
+        # Workers of tests that switch to the embedding backend start faster without e5-small
+        # (tests/test_language.py covers the multilingual path).
+        "MVR_MULTILINGUAL_ENCODER": "off",
         "MVR_LOCK_TTL_MS": "3000",
         "dramatiq_worker_timeout": "100",  # what `mvr worker` sets (MVR_WORKER_POLL_MS)
     }
