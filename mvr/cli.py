@@ -59,7 +59,7 @@ def api_command(settings: Settings, host: str, port: int) -> list[str]:
         f"{host}:{port}",
         "--no-control-socket",
         "--access-logfile",
-        "-" if os.environ.get("MVR_ACCESS_LOG") else "/dev/null",
+        "-" if settings.access_log else "/dev/null",
     ]
 
 

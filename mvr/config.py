@@ -109,9 +109,16 @@ class Settings:
     prometheus_multiproc_dir: str | None = None
     #: Public base URL used in status links of Slack messages.
     public_url: str = "http://127.0.0.1:8000"
-    #: Level of the workers' own log lines: INFO says alerts, skips and failures;
-    #: DEBUG adds one line per triaged ticket (Dramatiq's own convention).
+    #: Level of the workers' own log lines: INFO says each triaged ticket (category, S),
+    #: alerts, skips and failures; WARNING keeps only degraded results and errors.
     log_level: str = "INFO"
+    #: Log one line per HTTP request (gunicorn's access log, on stdout) from `mvr api` / `mvr up`.
+    access_log: bool = False
+    #: Seconds a taken ticket (GET /tickets/next) may stay unresolved before it returns to
+    #: the ready queue; 0 turns the lease off (a taken ticket waits for resolve or requeue).
+    take_timeout_s: float = 0.0
+    #: Base URL of the API that `mvr submit`, `queue`, `next` and `show` talk to.
+    url: str = "http://127.0.0.1:8000"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -154,6 +161,10 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"invalid value for {env_name(name)}: must be at least 1")
+        if self.take_timeout_s < 0:
+            raise ConfigError(
+                f"invalid value for MVR_TAKE_TIMEOUT_S: {self.take_timeout_s!r} (0 = off, or > 0)"
+            )
         if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"invalid value for REDIS_URL: {self.redis_url!r} (redis:// URL expected)")
         if self.broker_url is not None and not self.broker_url.startswith(("amqp://", "amqps://")):
@@ -182,7 +193,29 @@ def _read(env: Mapping[str, str], field_name: str, type_name: Any) -> Any:
         raise ConfigError(f"invalid value for env var {name}: {raw!r}") from None
 
 
+#: Spellings of a true and a false boolean variable.
+_BOOLEANS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
+
+
+def _parse_bool(raw: str) -> bool:
+    try:
+        return _BOOLEANS[raw.lower()]
+    except KeyError:
+        raise ValueError(raw) from None
+
+
 def _parser(type_name: str) -> Callable[[str], Any]:
+    if type_name.startswith("bool"):
+        return _parse_bool
     if "Path" in type_name:
         return Path
     if type_name.startswith("int"):

@@ -4,6 +4,7 @@
     ├── ConfigError (also a ValueError; lives in mvr.config)
     ├── StoreUnavailable        Redis cannot be reached in time.
     ├── TicketNotFound          No ticket has that id.
+    ├── TransitionNotAllowed    A ticket's status does not allow that action (carries the status).
     ├── IdempotencyConflict     The key was used before with a different body.
     ├── ValidationFailed        A request body breaks the contract (carries field errors).
     ├── InferenceFailed         A model could not produce a decision.
@@ -26,6 +27,7 @@ __all__ = [
     "SlackUnavailable",
     "StoreUnavailable",
     "TicketNotFound",
+    "TransitionNotAllowed",
     "ValidationFailed",
 ]
 
@@ -42,6 +44,19 @@ class TicketNotFound(MVRError):
     """No ticket has that id."""
 
 
+class TransitionNotAllowed(MVRError):
+    """A ticket's current status does not allow the requested action."""
+
+    def __init__(self, action: str, status: str, allowed_from: tuple[str, ...]) -> None:
+        super().__init__(
+            f"cannot {action} a ticket that is {status} (only a {' or '.join(allowed_from)} one)"
+        )
+        #: The action asked for, e.g. ``resolve``.
+        self.action = action
+        #: The ticket's status when the action was refused.
+        self.status = status
+
+
 class IdempotencyConflict(MVRError):
     """An Idempotency-Key was reused with a different request body."""
 
@@ -49,9 +64,10 @@ class IdempotencyConflict(MVRError):
 class ValidationFailed(MVRError):
     """A request body breaks the API contract."""
 
-    def __init__(self, fields: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(f"{f['field']}: {f['message']}" for f in fields))
-        #: One ``{"field", "message"}`` entry per problem.
+    def __init__(self, fields: list[dict[str, str | None]]) -> None:
+        super().__init__("; ".join(f"{f['field'] or 'request'}: {f['message']}" for f in fields))
+        #: One ``{"field", "message"}`` entry per problem; ``field`` is None when the
+        #: problem is the request as a whole, not one of its fields.
         self.fields = fields
 
 

@@ -8,9 +8,18 @@ Keys (prefix ``mvr:`` by default):
 
 - ``ticket:{id}`` hash: the ticket, its status and its decision.
 - ``tickets`` zset by creation time: every ticket ever accepted.
-- ``pending`` / ``processing`` zsets by creation time, ``ready`` zset by S.
+- ``pending`` / ``processing`` zsets by creation time.
+- ``ready`` zset of completed tickets by S; members are ``{rank}:{id}``, where ``rank``
+  (16 digits, falling with creation time) makes equal S come out oldest first.
+- ``taken`` zset by time taken, ``resolved`` and ``failed`` zsets by time of that change.
+- ``bycat:{status}:{category}`` zsets: the ``completed`` (ready), ``taken`` and ``resolved``
+  sets split by the ticket's category (the person's correction when there is one).
+- ``corrections`` zset of corrected tickets by time of their latest correction.
 - ``lock:{id}`` claim with TTL; ``fence`` counter of fencing tokens.
 - ``idem:{key}`` idempotency record with TTL.
+
+Lua scripts that build keys from a prefix argument (ticket, ``bycat:``) get those
+prefixes from here.
 """
 
 from __future__ import annotations
@@ -31,8 +40,8 @@ import redis
 import redis.asyncio
 from redis.connection import HiredisRespSerializer
 
-from mvr.errors import IdempotencyConflict, StoreUnavailable, TicketNotFound
-from mvr.ticket import AlertOutcome, TicketStatus
+from mvr.errors import IdempotencyConflict, StoreUnavailable, TicketNotFound, TransitionNotAllowed
+from mvr.ticket import ACTIONS, DECIDED, AlertOutcome, TicketStatus
 
 if TYPE_CHECKING:
     from mvr.config import Settings
@@ -64,6 +73,15 @@ IDEMPOTENCY_TTL_S = 24 * 3600
 #: Text fields a ticket may carry.
 TEXT_FIELDS = ("subject", "body", "description")
 _JSON_FIELDS = ("scores", "explanation")
+#: Scripts that start with ``lifecycle.lua`` (shared helpers and lease expiry).
+_LIFECYCLE_SCRIPTS = ("pop_next", "resolve", "requeue", "correct", "queue_page")
+#: Which statuses each people-side action accepts.
+_ALLOWED_FROM = {
+    action: tuple(status for status, actions in ACTIONS.items() if action in actions)
+    for action in ("resolve", "requeue", "category")
+}
+#: Characters of body text in a queue item's ``excerpt``.
+EXCERPT_CHARS = 160
 _REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 _LUA_DIR = Path(__file__).with_name("lua")
 _encode_json = msgspec.json.Encoder().encode
@@ -222,6 +240,11 @@ class _Keys:
         self.pending = f"{prefix}pending"
         self.processing = f"{prefix}processing"
         self.ready = f"{prefix}ready"
+        self.taken = f"{prefix}taken"
+        self.resolved = f"{prefix}resolved"
+        self.failed = f"{prefix}failed"
+        self.corrections = f"{prefix}corrections"
+        self.by_category = f"{prefix}bycat:"
         self.fence = f"{prefix}fence"
         self.alerts_pending = f"{prefix}alerts:pending"
         self.swept = f"{prefix}swept"
@@ -239,6 +262,14 @@ class _Keys:
     def alerted_key(self, ticket_id: str) -> str:
         return f"{self.prefix}alerted:{ticket_id}"
 
+    def status_set(self, status: str) -> str:
+        """Return the zset that lists tickets in ``status`` (completed ones are ``ready``)."""
+        return self.ready if status == TicketStatus.COMPLETED else f"{self.prefix}{status}"
+
+    def category_set(self, status: str, category: str) -> str:
+        """Return the zset of tickets in ``status`` (completed, taken, resolved) and ``category``."""
+        return f"{self.by_category}{status}:{category}"
+
     def queue_keys(self, queue: str) -> list[str]:
         """Return Dramatiq's list and message-hash keys of ``queue`` (empty names when not on Redis)."""
         if not self.enqueue_in_redis:
@@ -248,7 +279,10 @@ class _Keys:
 
     @staticmethod
     def script_source(name: str) -> str:
-        return (_LUA_DIR / f"{name}.lua").read_text(encoding="utf-8")
+        source = (_LUA_DIR / f"{name}.lua").read_text(encoding="utf-8")
+        if name in _LIFECYCLE_SCRIPTS:
+            source = (_LUA_DIR / "lifecycle.lua").read_text(encoding="utf-8") + source
+        return source
 
 
 def _keys_for(settings: Settings) -> _Keys:
@@ -269,27 +303,62 @@ def status_document(raw: dict[str, str]) -> dict[str, Any]:
         "created_at": raw["created_at"],
         "updated_at": raw["updated_at"],
     }
-    if raw["status"] == TicketStatus.COMPLETED:
+    if raw["status"] in DECIDED:
         doc["category"] = raw["category"]
         doc["urgency_score"] = float(raw["urgency_score"])
         doc["urgency_label"] = raw["urgency_label"]
         for name in _JSON_FIELDS:
             doc[name] = json.loads(raw[name])
         doc["alert"] = raw.get("alert", "none")
-        if "alert_reason" in raw:
-            doc["alert_reason"] = raw["alert_reason"]
+        for name in ("alert_reason", "taken_at", "lease_expires_at", "resolved_at"):
+            if name in raw:
+                doc[name] = raw[name]
+        if "corrected_category" in raw:
+            doc["correction"] = correction(raw)
     if raw["status"] == TicketStatus.FAILED:
         doc["failure_reason"] = raw.get("failure_reason", "")
+    doc["actions"] = list(ACTIONS.get(raw["status"], ()))
     return doc
 
 
-def _queue_item(row: list[str]) -> dict[str, Any]:
-    ticket_id, status, score, label, category, created_at, subject = row
-    item: dict[str, Any] = {"ticket_id": ticket_id, "status": status, "created_at": created_at}
-    if status == TicketStatus.COMPLETED:
-        item.update(urgency_score=float(score), urgency_label=label, category=category)
-    if subject:
-        item["subject"] = subject
+def correction(raw: dict[str, str]) -> dict[str, Any]:
+    """Return the person's correction recorded in a ticket hash."""
+    urgency = raw.get("corrected_urgency")
+    return {
+        "category": raw["corrected_category"],
+        "urgency_score": float(urgency) if urgency else None,
+        "corrected_at": raw["corrected_at"],
+    }
+
+
+def excerpt(text: str) -> str:
+    """Return the start of a ticket's text on one line, at most ``EXCERPT_CHARS`` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= EXCERPT_CHARS else flat[: EXCERPT_CHARS - 1].rstrip() + "…"
+
+
+def _queue_item(row: list[Any]) -> dict[str, Any]:
+    ticket_id, status, score, label, category, created_at, subject = (_decode(v) for v in row[:7])
+    # The script cuts the text at a byte count, maybe inside a character: drop that partial end.
+    text = row[7].decode(errors="ignore") if isinstance(row[7], bytes) else str(row[7])
+    item: dict[str, Any] = {
+        "ticket_id": ticket_id,
+        "status": status,
+        "created_at": created_at,
+        "subject": subject or None,
+        "excerpt": excerpt(text),
+    }
+    if status in DECIDED:
+        item.update(urgency_score=float(score), urgency_label=label, category=category, alert=_decode(row[8]))
+        corrected = dict(
+            zip(
+                ("corrected_category", "corrected_urgency", "corrected_at"),
+                map(_decode, row[9:]),
+                strict=True,
+            )
+        )
+        if corrected["corrected_category"]:
+            item["correction"] = correction(corrected)
     return item
 
 
@@ -315,9 +384,11 @@ class AsyncTicketStore:
         self._client = client
         self._redis_slot = _RedisSlots(API_POOL_SIZE, settings.redis_timeout_s)
         self._keys = _keys_for(settings)
+        self._take_timeout_s = settings.take_timeout_s
         self._accept = client.register_script(_Keys.script_source("accept"))
-        self._queue_page = client.register_script(_Keys.script_source("queue_page"))
-        self._pop_next = client.register_script(_Keys.script_source("pop_next"))
+        self._scripts = {
+            name: client.register_script(_Keys.script_source(name)) for name in _LIFECYCLE_SCRIPTS
+        }
 
     async def accept(self, fields: dict[str, str], idempotency_key: str | None = None) -> tuple[str, bool]:
         """Store a new ticket and enqueue its triage message in one Redis call.
@@ -375,7 +446,7 @@ class AsyncTicketStore:
         return keys, args
 
     async def status(self, ticket_id: str) -> dict[str, Any]:
-        """Return the status document of a ticket.
+        """Return the status document of a ticket (after returning its lease if it ran out).
 
         Raises:
             TicketNotFound: No ticket has that id.
@@ -384,29 +455,134 @@ class AsyncTicketStore:
             raw = await self._client.hgetall(self._keys.ticket_key(ticket_id))
         if not raw:
             raise TicketNotFound(ticket_id)
-        return status_document({_decode(k): _decode(v) for k, v in raw.items()})
+        fields = {_decode(k): _decode(v) for k, v in raw.items()}
+        if fields["status"] == TicketStatus.TAKEN and self._lease_ran_out(fields):
+            await self._run("queue_page", "", [], [0, 0])  # any lifecycle script returns leases
+            return await self.status(ticket_id)
+        return status_document(fields)
 
-    async def queue_page(self, offset: int, limit: int) -> QueuePage:
-        """Return tickets in queue order: completed by S desc, processing, pending oldest first."""
+    def _lease_ran_out(self, fields: dict[str, str]) -> bool:
+        return self._take_timeout_s > 0 and float(fields["taken_ts"]) <= time.time() - self._take_timeout_s
+
+    async def queue_page(
+        self, offset: int, limit: int, status: str | None = None, category: str | None = None
+    ) -> QueuePage:
+        """Return one page of tickets in queue order.
+
+        Without ``status``: completed by S desc (oldest first among equal S), then processing,
+        then pending, oldest first. With ``status``: only those (taken oldest first, resolved and
+        failed newest first). ``category`` keeps tickets of that category (corrected or MVR's).
+        """
+        sets = self._listed_sets(status, category)
+        total, rows = await self._run(
+            "queue_page", "", [key for key, _ in sets], [offset, limit, *(order for _, order in sets)]
+        )
+        return QueuePage(int(total), [_queue_item(row) for row in rows])
+
+    def _listed_sets(self, status: str | None, category: str | None) -> list[tuple[str, str]]:
         k = self._keys
-        async with self._redis_slot:
-            total, rows = await self._queue_page(
-                keys=[k.ready, k.processing, k.pending], args=[offset, limit, k.ticket_key("")]
-            )
-        return QueuePage(int(total), [_queue_item([_decode(v) for v in row]) for row in rows])
+        statuses = (
+            [status] if status else [TicketStatus.COMPLETED, TicketStatus.PROCESSING, TicketStatus.PENDING]
+        )
+        if category is not None:
+            return [(k.category_set(s, category), _ORDER[s]) for s in statuses if s in DECIDED]
+        return [(k.status_set(s), _ORDER[s]) for s in statuses]
 
     async def pop_next(self) -> dict[str, Any] | None:
-        """Take the completed ticket with the highest S, or None when there is none."""
-        async with self._redis_slot:
-            flat = await self._pop_next(
-                keys=[self._keys.ready], args=[self._keys.ticket_key(""), utc_now_iso()]
-            )
+        """Take the completed ticket with the highest S (oldest first among equal S), or None.
+
+        The ticket becomes ``taken`` (with ``taken_at``, and ``lease_expires_at`` when
+        ``MVR_TAKE_TIMEOUT_S`` is set) until it is resolved or requeued.
+        """
+        flat = await self._run("pop_next", "", [], [])
         return status_document(_pairs(flat)) if flat else None
+
+    async def peek_next(self) -> bool:
+        """Return whether GET /tickets/next would find a ticket, taking none."""
+        k = self._keys
+        async with self._redis_slot:
+            ready = await self._client.zcard(k.ready)
+            expired = await self._client.zcount(k.taken, "-inf", self._lease_cutoff()) if not ready else 0
+        return bool(ready or expired)
+
+    async def resolve(self, ticket_id: str) -> dict[str, Any]:
+        """Move a ``taken`` ticket to ``resolved``.
+
+        Raises:
+            TicketNotFound: No ticket has that id.
+            TransitionNotAllowed: The ticket is not ``taken``.
+        """
+        return await self._transition("resolve", ticket_id, [], [])
+
+    async def requeue(self, ticket_id: str) -> dict[str, Any]:
+        """Put a ``taken`` ticket back into the ready queue (``completed``), at its place by S and age.
+
+        Raises:
+            TicketNotFound: No ticket has that id.
+            TransitionNotAllowed: The ticket is not ``taken``.
+        """
+        return await self._transition("requeue", ticket_id, [], [])
+
+    async def correct(self, ticket_id: str, category: str, urgency_score: float | None) -> dict[str, Any]:
+        """Record a person's category (and urgency) next to MVR's decision.
+
+        Raises:
+            TicketNotFound: No ticket has that id.
+            TransitionNotAllowed: The ticket has no decision yet (or failed).
+        """
+        urgency = "" if urgency_score is None else repr(urgency_score)
+        return await self._transition("category", ticket_id, [self._keys.corrections], [category, urgency])
+
+    async def _transition(
+        self, action: str, ticket_id: str, keys: list[str], args: list[Any]
+    ) -> dict[str, Any]:
+        script = "correct" if action == "category" else action
+        outcome, detail = await self._run(script, self._keys.ticket_key(ticket_id), keys, args)
+        if outcome == b"missing":
+            raise TicketNotFound(ticket_id)
+        if outcome == b"conflict":
+            raise TransitionNotAllowed(action, _decode(detail), _ALLOWED_FROM[action])
+        return status_document(_pairs(detail))
+
+    async def _run(self, script: str, ticket_key: str, keys: list[str], args: list[Any]) -> Any:
+        """Run a lifecycle script with the keys and arguments ``lifecycle.lua`` expects first."""
+        k = self._keys
+        now = time.time()
+        leases = self._take_timeout_s > 0
+        base_args = [
+            k.ticket_key(""),
+            k.by_category,
+            repr(now),
+            utc_now_iso(now),
+            self._lease_cutoff(now) if leases else "",
+            utc_now_iso(now + self._take_timeout_s) if leases else "",
+        ]
+        async with self._redis_slot:
+            return await self._scripts[script](
+                keys=[ticket_key, k.ready, k.taken, k.resolved, *keys], args=[*base_args, *args]
+            )
+
+    def _lease_cutoff(self, now: float | None = None) -> str:
+        """Return the ``taken_ts`` at or before which a lease has run out ("-inf" when leases are off)."""
+        if self._take_timeout_s <= 0:
+            return "-inf"
+        return repr((time.time() if now is None else now) - self._take_timeout_s)
 
     async def ping(self) -> None:
         """Check that Redis answers."""
         async with self._redis_slot:
             await self._client.ping()
+
+
+#: Listing direction of each status set in /queue.
+_ORDER: dict[str, str] = {
+    TicketStatus.COMPLETED: "desc",
+    TicketStatus.PROCESSING: "asc",
+    TicketStatus.PENDING: "asc",
+    TicketStatus.TAKEN: "asc",
+    TicketStatus.RESOLVED: "desc",
+    TicketStatus.FAILED: "desc",
+}
 
 
 class TicketStore:
@@ -468,6 +644,7 @@ class TicketStore:
             message,
             "1" if queued else "0",
             now,
+            k.by_category,
         ]
         for name, value in fields.items():
             args += (name, value)
@@ -489,9 +666,10 @@ class TicketStore:
         """Mark an unfinished ticket ``failed`` with ``reason``; False if it had finished."""
         k = self.keys
         with _translate_errors():
+            now = time.time()
             done = self._fail(
-                keys=[k.ticket_key(ticket_id), k.lock_key(ticket_id), k.pending, k.processing],
-                args=[utc_now_iso(), reason],
+                keys=[k.ticket_key(ticket_id), k.lock_key(ticket_id), k.pending, k.processing, k.failed],
+                args=[utc_now_iso(now), reason, now],
             )
         return bool(done)
 
@@ -586,6 +764,16 @@ class TicketStore:
     def status(self, ticket_id: str) -> dict[str, Any]:
         """Return the status document of a ticket (raises ``TicketNotFound``)."""
         return status_document(self.ticket_fields(ticket_id))
+
+    def corrected_tickets(self) -> list[dict[str, str]]:
+        """Return the raw hashes of every corrected ticket, oldest correction first."""
+        with _translate_errors():
+            ids = self.client.zrange(self.keys.corrections, 0, -1)
+            pipe = self.client.pipeline(transaction=False)
+            for ticket_id in ids:
+                pipe.hgetall(self.keys.ticket_key(_decode(ticket_id)))
+            hashes = pipe.execute() if ids else []
+        return [{_decode(k): _decode(v) for k, v in raw.items()} for raw in hashes if raw]
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["UNKNOWN_DELIVERY", "AlertOutcome", "TicketStatus", "ticket_text"]
+__all__ = ["ACTIONS", "DECIDED", "UNKNOWN_DELIVERY", "AlertOutcome", "TicketStatus", "ticket_text"]
 
 #: ``alert_reason`` when a worker died while posting: Slack may or may not have the
 #: message, and posting again could send it twice, so MVR does not.
@@ -12,12 +12,31 @@ UNKNOWN_DELIVERY = "delivery unknown: a worker stopped while posting; not re-sen
 
 
 class TicketStatus(StrEnum):
-    """Where a ticket is in its life."""
+    """Where a ticket is in its life.
+
+    ``pending → processing → completed | failed``; then for people ``completed → taken``
+    (``GET /tickets/next``) ``→ resolved`` (resolve), or ``taken → completed`` (requeue, or
+    the lease ``MVR_TAKE_TIMEOUT_S`` running out).
+    """
 
     PENDING = "pending"
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
+    TAKEN = "taken"
+    RESOLVED = "resolved"
+
+
+#: Statuses of a ticket that carries MVR's decision (and may carry a person's correction).
+DECIDED = frozenset({TicketStatus.COMPLETED, TicketStatus.TAKEN, TicketStatus.RESOLVED})
+
+#: What people may do to a ticket in each status: ``POST /tickets/{id}/{action}``. Taking
+#: (``completed`` → ``taken``) is ``GET /tickets/next``, which picks the ticket itself.
+ACTIONS: dict[str, tuple[str, ...]] = {
+    TicketStatus.COMPLETED: ("category",),
+    TicketStatus.TAKEN: ("resolve", "requeue", "category"),
+    TicketStatus.RESOLVED: ("category",),
+}
 
 
 class AlertOutcome(StrEnum):

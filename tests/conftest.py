@@ -25,6 +25,8 @@ import redis
 from falcon import testing
 
 from mvr.config import Settings
+from mvr.inference.decision import Decision, urgency_label
+from mvr.store import TicketStore, connect
 from mvr.web.app import create_app
 from tests.fake_slack import fake_slack_fixture  # noqa: F401  (registers the fake_slack fixture)
 
@@ -195,3 +197,17 @@ def _answers(url: str) -> bool:
 def wait_for_status(get_status: Callable[[], dict], wanted: str, timeout_s: float = 30.0) -> dict:
     """Poll a status document until its status is ``wanted``."""
     return wait_for(lambda: (doc := get_status())["status"] == wanted and doc, timeout_s)  # type: ignore[return-value]
+
+
+def complete_ticket(settings: Settings, ticket_id: str, score: float, category: str = "Billing") -> None:
+    """Claim and complete a ticket through the workers' store, as triage would."""
+    store = TicketStore(connect(settings), settings)
+    claim = store.claim(ticket_id)
+    scores = {name: 0.1 for name in ("Billing", "Technical", "Legal")} | {category: 0.8}
+    decision = Decision(category, scores, score, urgency_label(score), {"backend": "test"})
+    assert store.complete(ticket_id, claim.token, decision) == "completed"
+
+
+def submit_tickets(client: testing.TestClient, n: int) -> list[str]:
+    """Submit ``n`` tickets through the API; return their ids in submission order."""
+    return [client.simulate_post("/tickets", json={"subject": f"t{i}"}).json["ticket_id"] for i in range(n)]

@@ -3,7 +3,7 @@
 -- ARGV: lock_ttl_ms, now_iso
 local state = redis.call("HMGET", KEYS[1], "status", "created_ts", "subject", "body", "description")
 if not state[1] then return {"missing"} end
-if state[1] == "completed" or state[1] == "failed" then return {"done"} end
+if state[1] ~= "pending" and state[1] ~= "processing" then return {"done"} end
 if redis.call("EXISTS", KEYS[2]) == 1 then return {"locked", redis.call("PTTL", KEYS[2])} end
 local token = redis.call("INCR", KEYS[3])
 redis.call("SET", KEYS[2], token, "PX", ARGV[1])

@@ -1,23 +1,31 @@
--- One page of the queue: completed by S desc, then processing, then pending (oldest first).
--- KEYS: ready, processing, pending; ARGV: offset, limit, ticket key prefix
--- Returns {total, {ticket_id, status, urgency_score, urgency_label, category, created_at, subject}...}
-local offset, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
-local sizes = {redis.call("ZCARD", KEYS[1]), redis.call("ZCARD", KEYS[2]), redis.call("ZCARD", KEYS[3])}
-local page = {}
-for i = 1, 3 do
-  if limit > #page and offset < sizes[i] then
+-- One page over a list of status sets, each in its own direction (after returning expired leases).
+-- KEYS: see lifecycle.lua, then the sets to list, in order
+-- ARGV: see lifecycle.lua, then offset, limit, then "desc" or "asc" for each listed set
+-- Returns {total, {ticket_id, status, urgency_score, urgency_label, category, created_at, subject,
+--   excerpt source, alert, corrected_category, corrected_urgency, corrected_at}...}
+local offset, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
+local FIELDS = {"status", "urgency_score", "urgency_label", "category", "created_at", "subject", "body",
+  "description", "alert", "corrected_category", "corrected_urgency", "corrected_at"}
+local EXCERPT_BYTES = 600
+local total, page = 0, {}
+for i = 5, #KEYS do
+  local size = redis.call("ZCARD", KEYS[i])
+  total = total + size
+  if limit > #page and offset < size then
     local stop = offset + (limit - #page) - 1
-    local ids
-    if i == 1 then ids = redis.call("ZREVRANGE", KEYS[i], offset, stop)
-    else ids = redis.call("ZRANGE", KEYS[i], offset, stop) end
-    for _, id in ipairs(ids) do
-      local row = redis.call("HMGET", ARGV[3] .. id, "status", "urgency_score", "urgency_label",
-        "category", "created_at", "subject")
-      table.insert(page, {id, row[1] or "", row[2] or "", row[3] or "", row[4] or "", row[5] or "", row[6] or ""})
+    local members
+    if ARGV[i + 4] == "desc" then members = redis.call("ZREVRANGE", KEYS[i], offset, stop)
+    else members = redis.call("ZRANGE", KEYS[i], offset, stop) end
+    for _, member in ipairs(members) do
+      local id = id_of(member)
+      local r = redis.call("HMGET", TICKET_PREFIX .. id, unpack(FIELDS))
+      local text = r[7] or r[8] or ""
+      table.insert(page, {id, r[1] or "", r[2] or "", r[3] or "", r[4] or "", r[5] or "", r[6] or "",
+        string.sub(text, 1, EXCERPT_BYTES), r[9] or "", r[10] or "", r[11] or "", r[12] or ""})
     end
     offset = 0
   else
-    offset = math.max(0, offset - sizes[i])
+    offset = math.max(0, offset - size)
   end
 end
-return {sizes[1] + sizes[2] + sizes[3], page}
+return {total, page}

@@ -8,16 +8,20 @@ from typing import Any
 import falcon.asgi
 
 from mvr.config import Settings, load_settings
+from mvr.inference.taxonomy import load_categories
 from mvr.store import AsyncTicketStore, connect_async
 from mvr.web.errors import install_error_handlers
 from mvr.web.metrics import MetricsResource
 from mvr.web.middleware import ApiKeyMiddleware, MetricsMiddleware
 from mvr.web.openapi import SWAGGER_ASSETS, DocsResource, OpenApiResource
 from mvr.web.resources import (
+    CorrectionResource,
     HealthResource,
     NextTicketResource,
     QueueResource,
     ReadyResource,
+    RequeueResource,
+    ResolveResource,
     TicketsResource,
     TicketStatusResource,
 )
@@ -47,11 +51,15 @@ def create_app(settings: Settings | None = None) -> falcon.asgi.App:
     app.add_route("/tickets", TicketsResource(store, _triage_sender(settings)))
     app.add_route("/tickets/next", NextTicketResource(store))
     app.add_route("/tickets/{ticket_id}/status", TicketStatusResource(store))
+    app.add_route("/tickets/{ticket_id}/resolve", ResolveResource(store))
+    app.add_route("/tickets/{ticket_id}/requeue", RequeueResource(store))
+    categories = tuple(c.name for c in load_categories(settings.categories_file))
+    app.add_route("/tickets/{ticket_id}/category", CorrectionResource(store, categories))
     app.add_route("/queue", QueueResource(store))
     app.add_route("/health", HealthResource())
     app.add_route("/ready", ReadyResource(store))
     app.add_route("/metrics", MetricsResource(settings.prometheus_multiproc_dir))
-    app.add_route("/openapi.json", OpenApiResource(bool(settings.api_key)))
+    app.add_route("/openapi.json", OpenApiResource(bool(settings.api_key), categories))
     app.add_route("/docs", DocsResource())
     app.add_static_route("/docs/static", str(SWAGGER_ASSETS))
     return app

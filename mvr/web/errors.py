@@ -8,7 +8,13 @@ import falcon
 import falcon.asgi
 import msgspec
 
-from mvr.errors import IdempotencyConflict, StoreUnavailable, TicketNotFound, ValidationFailed
+from mvr.errors import (
+    IdempotencyConflict,
+    StoreUnavailable,
+    TicketNotFound,
+    TransitionNotAllowed,
+    ValidationFailed,
+)
 
 __all__ = ["install_error_handlers"]
 
@@ -20,6 +26,7 @@ def install_error_handlers(app: falcon.asgi.App) -> None:
     app.add_error_handler(ValidationFailed, _validation_failed)
     app.add_error_handler(IdempotencyConflict, _idempotency_conflict)
     app.add_error_handler(TicketNotFound, _not_found)
+    app.add_error_handler(TransitionNotAllowed, _conflict)
     app.add_error_handler(StoreUnavailable, _store_unavailable)
 
 
@@ -49,6 +56,10 @@ async def _idempotency_conflict(req: Any, resp: Any, ex: IdempotencyConflict, pa
 
 async def _not_found(req: Any, resp: Any, ex: TicketNotFound, params: Any) -> None:
     _answer(resp, falcon.HTTP_404, "Not found", f"no ticket with id {ex}")
+
+
+async def _conflict(req: Any, resp: Any, ex: TransitionNotAllowed, params: Any) -> None:
+    _answer(resp, falcon.HTTP_409, "Conflict", str(ex))
 
 
 async def _store_unavailable(req: Any, resp: Any, ex: StoreUnavailable, params: Any) -> None:

@@ -16,7 +16,9 @@ from prometheus_client import (
     multiprocess,
 )
 
-__all__ = ["HTTP_LATENCY", "HTTP_REQUESTS", "TICKETS_ACCEPTED", "MetricsResource"]
+from mvr.web.head import HeadLikeGet
+
+__all__ = ["CORRECTIONS", "HTTP_LATENCY", "HTTP_REQUESTS", "TICKETS_ACCEPTED", "MetricsResource"]
 
 #: Requests answered, by route template, method and status code.
 HTTP_REQUESTS = Counter("mvr_http_requests_total", "HTTP requests answered.", ["method", "route", "status"])
@@ -29,9 +31,13 @@ HTTP_LATENCY = Histogram(
 )
 #: Tickets stored and enqueued (idempotent repeats not counted).
 TICKETS_ACCEPTED = Counter("mvr_tickets_accepted_total", "Tickets accepted by the API.")
+#: Corrections people recorded, by MVR's category and the person's.
+CORRECTIONS = Counter(
+    "mvr_corrections_total", "Category corrections recorded by people.", ["predicted", "corrected"]
+)
 
 
-class MetricsResource:
+class MetricsResource(HeadLikeGet):
     """GET /metrics in Prometheus text format."""
 
     def __init__(self, multiproc_dir: str | None) -> None:

@@ -8,8 +8,11 @@ import falcon
 import msgspec
 from swagger_ui_bundle import swagger_ui_path
 
+from mvr.ticket import TicketStatus
+from mvr.web.head import HeadLikeGet
 from mvr.web.schemas import (
     MAX_REQUEST_BYTES,
+    CorrectionIn,
     ErrorOut,
     QueuePageOut,
     TicketAccepted,
@@ -50,13 +53,68 @@ def _error(description: str) -> dict[str, Any]:
 
 _UNAVAILABLE = {"503": _error("Redis is unreachable; retry shortly.")}
 _UNAUTHORIZED = {"401": _error("Missing or wrong X-API-Key (when MVR_API_KEY is set).")}
+_TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+#: How a ticket moves, for the API description.
+LIFECYCLE = (
+    "A ticket's life: `pending → processing → completed | failed` (MVR), then for people "
+    "`completed → taken` (GET /tickets/next) `→ resolved` (POST …/resolve), or "
+    "`taken → completed` (POST …/requeue, or the take lease `MVR_TAKE_TIMEOUT_S` running out). "
+    "A correction (POST …/category) is allowed on completed, taken and resolved tickets. "
+    "A transition the ticket's status does not allow is a 409 naming that status; the status "
+    "document's `actions` lists what is allowed now. Every GET also answers HEAD "
+    "(HEAD /tickets/next takes nothing: 200 when a ticket is waiting, else 404)."
+)
+
+
+def _action(
+    summary: str, operation_id: str, allowed: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One POST /tickets/{id}/{action} operation: its status document, 404, 409 (and 4xx of a body)."""
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "operationId": operation_id,
+        "description": f"Allowed when the ticket is {allowed}; otherwise 409.",
+        "parameters": [_TICKET_ID],
+        "responses": {
+            "200": _json(_ref("TicketStatusOut"), "The ticket's status document after the change."),
+            "404": _error("Unknown ticket id."),
+            "409": _error(f"The ticket is not {allowed}; the detail names its status."),
+            **_UNAUTHORIZED,
+            **_UNAVAILABLE,
+        },
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        operation["responses"].update(
+            {
+                "400": _error("Malformed JSON or an empty body."),
+                "413": _error(f"Body larger than {MAX_REQUEST_BYTES} bytes."),
+                "415": _error("Content-Type is not application/json."),
+                "422": _error("Validation failed, e.g. an unknown category."),
+            }
+        )
+    return {"post": operation}
 
 
 def _operations() -> dict[str, Any]:
-    ticket_id = {"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    ticket_id = _TICKET_ID
     page = [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
         {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+        {
+            "name": "status",
+            "in": "query",
+            "schema": {"enum": list(TicketStatus)},
+            "description": "Only tickets in this status "
+            "(taken oldest first, resolved and failed newest first).",
+        },
+        {
+            "name": "category",
+            "in": "query",
+            "schema": {"type": "string"},
+            "description": "Only tickets of this category (a person's correction wins over MVR's).",
+        },
     ]
     idem = {
         "name": "Idempotency-Key",
@@ -77,7 +135,7 @@ def _operations() -> dict[str, Any]:
                 },
                 "responses": {
                     "202": _json(_ref("TicketAccepted"), "Accepted; triage runs in the background."),
-                    "400": _error("Malformed JSON."),
+                    "400": _error("Malformed JSON or an empty body."),
                     "413": _error(f"Body larger than {MAX_REQUEST_BYTES} bytes."),
                     "415": _error("Content-Type is not application/json."),
                     "422": _error("Validation failed (field-level messages) or Idempotency-Key reuse."),
@@ -104,11 +162,12 @@ def _operations() -> dict[str, Any]:
                 "summary": "Tickets by urgency",
                 "operationId": "queue",
                 "parameters": page,
-                "description": "Completed tickets by S (highest first), then processing, then pending "
-                "(oldest first). Taken tickets (GET /tickets/next) leave the queue.",
+                "description": "Without `status`: completed tickets by S (highest first, oldest first "
+                "among equal S), then processing, then pending (oldest first). Taken tickets "
+                "(GET /tickets/next) leave this list; `?status=taken` lists them.",
                 "responses": {
                     "200": _json(_ref("QueuePageOut"), "One page and the total."),
-                    "400": _error("Invalid limit or offset."),
+                    "400": _error("Invalid limit, offset or status."),
                     **_UNAUTHORIZED,
                     **_UNAVAILABLE,
                 },
@@ -118,14 +177,27 @@ def _operations() -> dict[str, Any]:
             "get": {
                 "summary": "Take the most urgent completed ticket",
                 "operationId": "nextTicket",
+                "description": "The completed ticket with the highest S (oldest first among equal S) "
+                "becomes `taken`; two callers never get the same one. It stays taken until resolved or "
+                "requeued, or until its lease (`MVR_TAKE_TIMEOUT_S`, when set) runs out.",
                 "responses": {
-                    "200": _json(_ref("TicketStatusOut"), "The ticket, now out of the queue."),
+                    "200": _json(_ref("TicketStatusOut"), "The ticket, now taken."),
                     "404": _error("No completed ticket is waiting."),
                     **_UNAUTHORIZED,
                     **_UNAVAILABLE,
                 },
             }
         },
+        "/tickets/{ticket_id}/resolve": _action("Resolve a taken ticket", "resolveTicket", "taken"),
+        "/tickets/{ticket_id}/requeue": _action(
+            "Put a taken ticket back into the ready queue", "requeueTicket", "taken"
+        ),
+        "/tickets/{ticket_id}/category": _action(
+            "Correct a ticket's category (and urgency)",
+            "correctTicket",
+            "completed, taken or resolved",
+            _ref("CorrectionIn"),
+        ),
         "/health": {
             "get": {
                 "summary": "Liveness",
@@ -164,19 +236,20 @@ def _operations() -> dict[str, Any]:
     }
 
 
-def openapi_document(api_key_required: bool) -> dict[str, Any]:
-    """Return the OpenAPI 3.1 document of the API."""
+def openapi_document(api_key_required: bool, categories: tuple[str, ...]) -> dict[str, Any]:
+    """Return the OpenAPI 3.1 document of the API (``categories``: what a correction may name)."""
     _, components = msgspec.json.schema_components(
-        [TicketIn, TicketAccepted, TicketStatusOut, QueuePageOut, ErrorOut],
+        [TicketIn, TicketAccepted, TicketStatusOut, QueuePageOut, CorrectionIn, ErrorOut],
         ref_template="#/components/schemas/{name}",
     )
     components["TicketIn"].update(ticket_in_schema_extra())
+    components["CorrectionIn"]["properties"]["category"]["enum"] = list(categories)
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "MVR — Minimum Viable Router",
             "version": "0.1.0",
-            "description": "Support-ticket router: category, urgency S, most urgent first.",
+            "description": "Support-ticket router: category, urgency S, most urgent first.\n\n" + LIFECYCLE,
         },
         "paths": _operations(),
         "components": {"schemas": components},
@@ -192,18 +265,18 @@ def openapi_document(api_key_required: bool) -> dict[str, Any]:
     return document
 
 
-class OpenApiResource:
+class OpenApiResource(HeadLikeGet):
     """GET /openapi.json."""
 
-    def __init__(self, api_key_required: bool) -> None:
-        self._body = msgspec.json.encode(openapi_document(api_key_required))
+    def __init__(self, api_key_required: bool, categories: tuple[str, ...]) -> None:
+        self._body = msgspec.json.encode(openapi_document(api_key_required, categories))
 
     async def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.data = self._body
         resp.content_type = falcon.MEDIA_JSON
 
 
-class DocsResource:
+class DocsResource(HeadLikeGet):
     """GET /docs: Swagger UI page whose assets come from this server."""
 
     async def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:

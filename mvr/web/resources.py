@@ -1,4 +1,8 @@
-"""HTTP resources: tickets, status, queue, next, health and readiness."""
+"""HTTP resources: tickets, status, queue, next, lifecycle actions, health and readiness.
+
+Every resource that answers GET answers HEAD the same way without a body
+(``HeadLikeGet``); HEAD /tickets/next only says whether a ticket is waiting.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,10 @@ from typing import TYPE_CHECKING
 import falcon
 import msgspec
 
-from mvr.web.metrics import TICKETS_ACCEPTED
-from mvr.web.schemas import MAX_REQUEST_BYTES, parse_ticket
+from mvr.ticket import TicketStatus
+from mvr.web.head import HeadLikeGet
+from mvr.web.metrics import CORRECTIONS, TICKETS_ACCEPTED
+from mvr.web.schemas import MAX_REQUEST_BYTES, parse_correction, parse_ticket
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -18,10 +24,13 @@ if TYPE_CHECKING:
     from mvr.store import AsyncTicketStore
 
 __all__ = [
+    "CorrectionResource",
     "HealthResource",
     "NextTicketResource",
     "QueueResource",
     "ReadyResource",
+    "ResolveResource",
+    "RequeueResource",
     "TicketStatusResource",
     "TicketsResource",
 ]
@@ -85,7 +94,12 @@ async def _read_body(req: Request) -> bytes:
         size += len(chunk)
         if size > MAX_REQUEST_BYTES:
             raise _too_large()
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    if not body.strip():
+        raise falcon.HTTPBadRequest(
+            title="Empty body", description="the request body is empty; send a JSON object"
+        )
+    return body
 
 
 def _too_large() -> falcon.HTTPContentTooLarge:
@@ -94,7 +108,7 @@ def _too_large() -> falcon.HTTPContentTooLarge:
     )
 
 
-class TicketStatusResource:
+class TicketStatusResource(HeadLikeGet):
     """GET /tickets/{ticket_id}/status."""
 
     def __init__(self, store: AsyncTicketStore) -> None:
@@ -104,8 +118,8 @@ class TicketStatusResource:
         _send_json(resp, await self._store.status(ticket_id))
 
 
-class QueueResource:
-    """GET /queue: completed by S desc, then processing, then pending (oldest first)."""
+class QueueResource(HeadLikeGet):
+    """GET /queue: completed by S desc, then processing, then pending; filters by status, category."""
 
     def __init__(self, store: AsyncTicketStore) -> None:
         self._store = store
@@ -113,12 +127,20 @@ class QueueResource:
     async def on_get(self, req: Request, resp: Response) -> None:
         limit = req.get_param_as_int("limit", min_value=1, max_value=MAX_PAGE, default=DEFAULT_PAGE)
         offset = req.get_param_as_int("offset", min_value=0, default=0)
-        page = await self._store.queue_page(offset, limit)
+        status = req.get_param("status")
+        if status is not None and status not in STATUSES:
+            raise falcon.HTTPInvalidParam(f"must be one of {', '.join(STATUSES)}", "status")
+        category = req.get_param("category")
+        page = await self._store.queue_page(offset, limit, status, category)
         _send_json(resp, {"items": page.items, "total": page.total, "limit": limit, "offset": offset})
 
 
+#: Values of /queue's ``status`` filter.
+STATUSES = tuple(TicketStatus)
+
+
 class NextTicketResource:
-    """GET /tickets/next: take the completed ticket with the highest S."""
+    """GET /tickets/next: take the completed ticket with the highest S (it becomes ``taken``)."""
 
     def __init__(self, store: AsyncTicketStore) -> None:
         self._store = store
@@ -126,18 +148,67 @@ class NextTicketResource:
     async def on_get(self, req: Request, resp: Response) -> None:
         ticket = await self._store.pop_next()
         if ticket is None:
-            raise falcon.HTTPNotFound(title="Not found", description="no completed ticket is waiting")
+            raise _nothing_waiting()
         _send_json(resp, ticket)
 
+    async def on_head(self, req: Request, resp: Response) -> None:
+        if not await self._store.peek_next():
+            raise _nothing_waiting()
+        resp.content_type = falcon.MEDIA_JSON
 
-class HealthResource:
+
+def _nothing_waiting() -> falcon.HTTPNotFound:
+    return falcon.HTTPNotFound(title="Not found", description="no completed ticket is waiting")
+
+
+class ResolveResource:
+    """POST /tickets/{ticket_id}/resolve: taken → resolved."""
+
+    def __init__(self, store: AsyncTicketStore) -> None:
+        self._store = store
+
+    async def on_post(self, req: Request, resp: Response, ticket_id: str) -> None:
+        _send_json(resp, await self._store.resolve(ticket_id))
+
+
+class RequeueResource:
+    """POST /tickets/{ticket_id}/requeue: taken → completed, back into the ready queue."""
+
+    def __init__(self, store: AsyncTicketStore) -> None:
+        self._store = store
+
+    async def on_post(self, req: Request, resp: Response, ticket_id: str) -> None:
+        _send_json(resp, await self._store.requeue(ticket_id))
+
+
+class CorrectionResource:
+    """POST /tickets/{ticket_id}/category: record a person's category (and urgency).
+
+    Args:
+        store: The ticket store.
+        categories: The category names a correction may use.
+    """
+
+    def __init__(self, store: AsyncTicketStore, categories: tuple[str, ...]) -> None:
+        self._store = store
+        self._categories = categories
+
+    async def on_post(self, req: Request, resp: Response, ticket_id: str) -> None:
+        _require_json(req)
+        category, urgency_score = parse_correction(await _read_body(req), self._categories)
+        doc = await self._store.correct(ticket_id, category, urgency_score)
+        CORRECTIONS.labels(doc["category"], category).inc()
+        _send_json(resp, doc)
+
+
+class HealthResource(HeadLikeGet):
     """GET /health: liveness, no Redis call."""
 
     async def on_get(self, req: Request, resp: Response) -> None:
         _send_json(resp, {"status": "ok"})
 
 
-class ReadyResource:
+class ReadyResource(HeadLikeGet):
     """GET /ready: 200 when Redis answers, else 503."""
 
     def __init__(self, store: AsyncTicketStore) -> None:

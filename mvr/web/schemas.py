@@ -16,12 +16,15 @@ __all__ = [
     "MAX_BODY_CHARS",
     "MAX_REQUEST_BYTES",
     "MAX_SUBJECT_CHARS",
+    "CorrectionIn",
+    "CorrectionOut",
     "ErrorOut",
     "QueueItem",
     "QueuePageOut",
     "TicketAccepted",
     "TicketIn",
     "TicketStatusOut",
+    "parse_correction",
     "parse_ticket",
 ]
 
@@ -37,11 +40,29 @@ LongText = Annotated[str, Meta(max_length=MAX_BODY_CHARS)]
 
 
 class TicketIn(msgspec.Struct, forbid_unknown_fields=True):
-    """A new ticket: at least one field must be non-blank; unknown fields are rejected."""
+    """A new ticket: at least one field must be non-blank; null means absent; unknown fields are rejected."""
 
-    subject: Subject = ""
-    body: LongText = ""
-    description: LongText = ""
+    subject: Subject | None = None
+    body: LongText | None = None
+    description: LongText | None = None
+
+
+Score = Annotated[float, Meta(ge=0, le=1)]
+
+
+class CorrectionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A person's category for a ticket and, optionally, its urgency S."""
+
+    category: Annotated[str, Meta(description="One of MVR's categories.")]
+    urgency_score: Score | None = None
+
+
+class CorrectionOut(msgspec.Struct):
+    """A person's correction, shown next to MVR's own decision."""
+
+    category: str
+    urgency_score: Score | None
+    corrected_at: str
 
 
 class TicketAccepted(msgspec.Struct):
@@ -52,38 +73,50 @@ class TicketAccepted(msgspec.Struct):
     status_url: str
 
 
-Status = Literal["pending", "processing", "completed", "failed"]
+Status = Literal["pending", "processing", "completed", "failed", "taken", "resolved"]
+Action = Literal["resolve", "requeue", "category"]
 Label = Literal["low", "medium", "high"]
 Alert = Literal["none", "pending", "sent", "mock", "failed"]
 
 
 class TicketStatusOut(msgspec.Struct, omit_defaults=True):
-    """A ticket's status; decision fields appear once it is completed."""
+    """A ticket's status; decision fields appear once it is completed (and stay when taken, resolved).
+
+    ``actions`` lists what ``POST /tickets/{id}/{action}`` accepts in this status.
+    """
 
     ticket_id: str
     status: Status
     created_at: str
     updated_at: str
+    actions: list[Action]
     category: str | None = None
-    urgency_score: Annotated[float, Meta(ge=0, le=1)] | None = None
+    urgency_score: Score | None = None
     urgency_label: Label | None = None
     scores: dict[str, float] | None = None
     explanation: dict[str, Any] | None = None
     alert: Alert | None = None
     alert_reason: str | None = None
     failure_reason: str | None = None
+    taken_at: str | None = None
+    lease_expires_at: str | None = None
+    resolved_at: str | None = None
+    correction: CorrectionOut | None = None
 
 
 class QueueItem(msgspec.Struct, omit_defaults=True):
-    """One ticket in /queue."""
+    """One ticket in /queue: ``subject`` is null when the ticket has none."""
 
     ticket_id: str
     status: Status
     created_at: str
-    urgency_score: float | None = None
+    subject: str | None
+    excerpt: Annotated[str, Meta(description="The start of the body (or description), on one line.")]
+    urgency_score: Score | None = None
     urgency_label: Label | None = None
     category: str | None = None
-    subject: str | None = None
+    alert: Alert | None = None
+    correction: CorrectionOut | None = None
 
 
 class QueuePageOut(msgspec.Struct):
@@ -112,13 +145,14 @@ def ticket_in_schema_extra() -> dict[str, Any]:
     """Return the "at least one non-blank field" rule as JSON Schema, for OpenAPI."""
     return {
         "anyOf": [
-            {"required": [name], "properties": {name: {"pattern": NON_BLANK_PATTERN}}}
+            {"required": [name], "properties": {name: {"type": "string", "pattern": NON_BLANK_PATTERN}}}
             for name in ("subject", "body", "description")
         ]
     }
 
 
 _ticket_decoder = msgspec.json.Decoder(TicketIn)
+_correction_decoder = msgspec.json.Decoder(CorrectionIn)
 
 
 def parse_ticket(data: bytes) -> dict[str, str]:
@@ -128,24 +162,46 @@ def parse_ticket(data: bytes) -> dict[str, str]:
         msgspec.DecodeError: ``data`` is not JSON (the caller answers 400).
         ValidationFailed: JSON that breaks the contract (422).
     """
-    try:
-        ticket = _ticket_decoder.decode(data)
-    except msgspec.ValidationError as ex:
-        raise ValidationFailed([_field_error(str(ex))]) from ex
-    fields = {name: getattr(ticket, name) for name in ("subject", "body", "description")}
-    present = {name: value for name, value in fields.items() if value.strip()}
+    ticket = _decode(_ticket_decoder, data)
+    fields = {name: getattr(ticket, name) for name in TicketIn.__struct_fields__}
+    present = {name: value for name, value in fields.items() if value is not None and value.strip()}
     if not present:
         raise ValidationFailed(
-            [{"field": "body", "message": "at least one of subject, body, description must be non-blank"}]
+            [{"field": None, "message": "at least one of subject, body, description must be non-blank"}]
         )
     return present
 
 
-def _field_error(message: str) -> dict[str, str]:
-    """Split msgspec's "Expected ... - at `$.subject`" into field and message."""
+def parse_correction(data: bytes, categories: tuple[str, ...]) -> tuple[str, float | None]:
+    """Validate a POST /tickets/{id}/category body: ``(category, urgency_score or None)``.
+
+    Raises:
+        msgspec.DecodeError: ``data`` is not JSON (400).
+        ValidationFailed: JSON that breaks the contract, or an unknown category (422).
+    """
+    correction = _decode(_correction_decoder, data)
+    if correction.category not in categories:
+        raise ValidationFailed(
+            [{"field": "category", "message": f"unknown category; one of {', '.join(categories)}"}]
+        )
+    return correction.category, correction.urgency_score
+
+
+def _decode(decoder: msgspec.json.Decoder[Any], data: bytes) -> Any:
+    try:
+        return decoder.decode(data)
+    except msgspec.ValidationError as ex:
+        raise ValidationFailed(_field_errors(str(ex), data, decoder.type)) from ex
+
+
+def _field_errors(message: str, data: bytes, struct: Any) -> list[dict[str, str | None]]:
+    """Turn msgspec's "Expected ... - at `$.subject`" into field errors (every unknown field listed)."""
     text, _, path = message.partition(" - at `")
-    field = path.rstrip("`").removeprefix("$.").removeprefix("$") or "body"
     if text.startswith("Object contains unknown field"):
-        field = text.split("`")[1]
-        text = "unknown field"
-    return {"field": field, "message": text}
+        given = msgspec.json.decode(data)  # a JSON object, or msgspec would not have got this far
+        unknown = [name for name in given if name not in struct.__struct_fields__]
+        return [{"field": name, "message": "unknown field"} for name in unknown]
+    field = path.rstrip("`").removeprefix("$.").removeprefix("$") or None
+    if text.startswith("Object missing required field"):
+        field, text = text.split("`")[1], "required field"
+    return [{"field": field, "message": text}]
