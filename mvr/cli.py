@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mvr.config import BACKENDS, ConfigError, Settings, load_settings
+from mvr.errors import StoreUnavailable
 from mvr.processes import stop_process
+from mvr.store import TicketStore, connect
 
 if TYPE_CHECKING:
     from mvr.inference.engine import Engine
@@ -25,6 +27,8 @@ __all__ = ["api_command", "main", "worker_command", "worker_env"]
 
 #: Seconds each child gets to stop after SIGTERM before it is killed.
 STOP_GRACE_S = 15.0
+#: Seconds `mvr up` waits for the API to listen and a worker to load its model.
+READY_TIMEOUT_S = 180.0
 
 
 @click.group()
@@ -135,12 +139,21 @@ def up(host: str, port: int) -> None:
         os.environ["REDIS_URL"] = redis_server.url
         click.echo(f"Embedded Redis at {redis_server.url} (data in ./{DATA_DIR}/, AOF on)")
         settings = _settings()
+    started = time.time()
     children = _start_children(settings, host, port)
-    click.echo(f"MVR API: http://{host}:{port}  (Swagger UI: http://{host}:{port}/docs)")
-    click.echo(f"Worker metrics: http://127.0.0.1:{settings.worker_metrics_port}/")
-    click.echo("Press Ctrl-C to stop.")
+    click.echo("Starting the API and a worker (the worker loads the model)...")
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, and Python then never
+    # turns it into KeyboardInterrupt; `kill -INT` must stop MVR however it was started.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _raise_keyboard_interrupt)
     try:
+        _wait_until_ready(settings, f"http://{host}:{port}", started, children)
+        click.echo(f"MVR API: http://{host}:{port}  (Swagger UI: http://{host}:{port}/docs)")
+        click.echo(f"Worker metrics: http://127.0.0.1:{settings.worker_metrics_port}/")
+        click.echo("MVR is ready. Press Ctrl-C to stop.")
         _wait_for_first_exit(children)
+    except KeyboardInterrupt:
+        click.echo("Stopping MVR...")
     finally:
         _stop_all(children)
         if redis_server is not None:
@@ -165,17 +178,43 @@ def _start_children(settings: Settings, host: str, port: int) -> list[subprocess
     return [api_process, worker_process]
 
 
-def _wait_for_first_exit(children: Sequence[subprocess.Popen[bytes]]) -> None:
-    # SIGINT too: a shell starts background jobs with SIGINT ignored, and Python then never
-    # turns it into KeyboardInterrupt; `kill -INT` must stop MVR however it was started.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, _raise_keyboard_interrupt)
+def _wait_until_ready(
+    settings: Settings, base_url: str, started: float, children: Sequence[subprocess.Popen[bytes]]
+) -> None:
+    """Return once the API answers /health and a worker started after ``started`` loaded its engine.
+
+    Raises:
+        click.ClickException: A child exited first, or READY_TIMEOUT_S passed.
+    """
+    import httpx
+
+    store = TicketStore(connect(settings), settings)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    api_up = worker_up = False
+    while not (api_up and worker_up):
+        if any(child.poll() is not None for child in children):
+            raise click.ClickException("a child process exited before MVR was ready; see its output above")
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"MVR was not ready after {READY_TIMEOUT_S:g} s")
+        time.sleep(0.1)
+        try:
+            api_up = api_up or httpx.get(f"{base_url}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            pass
+        worker_up = worker_up or _worker_ready(store, started)
+
+
+def _worker_ready(store: TicketStore, started: float) -> bool:
     try:
-        while all(child.poll() is None for child in children):
-            time.sleep(0.2)
-        click.echo("A child process exited; stopping MVR.", err=True)
-    except KeyboardInterrupt:
-        click.echo("Stopping MVR...")
+        return store.worker_ready_since(started)
+    except StoreUnavailable:
+        return False
+
+
+def _wait_for_first_exit(children: Sequence[subprocess.Popen[bytes]]) -> None:
+    while all(child.poll() is None for child in children):
+        time.sleep(0.2)
+    click.echo("A child process exited; stopping MVR.", err=True)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:

@@ -13,10 +13,12 @@ The webhook URL is a secret: only ``redact_webhook(url)`` ever reaches a log lin
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -91,12 +93,15 @@ def build_message(ticket: dict[str, str], settings: Settings) -> dict[str, Any]:
         settings: Gives ``public_url`` for the status link.
     """
     ticket_id = ticket["ticket_id"]
-    score = float(ticket.get("urgency_score") or 0.0)
+    score = score_text(float(ticket.get("urgency_score") or 0.0))
     label = escape(ticket.get("urgency_label", ""))
     category = escape(ticket.get("category", ""))
     subject = escape(_shorten(ticket.get("subject", ""), SUBJECT_CHARS) or "(no subject)")
     excerpt = escape(_shorten(ticket.get("body") or ticket.get("description") or "", EXCERPT_CHARS))
-    headline = f"*Urgent ticket* `{escape(ticket_id)}`\n*S:* {score:.2f} ({label}) · *Category:* {category}"
+    cues = _cues(ticket)
+    headline = f"*Urgent ticket* `{escape(ticket_id)}`\n*S:* {score} ({label}) · *Category:* {category}"
+    if cues:
+        headline += f"\n*Cues:* {escape(', '.join(cues))}"
     blocks: list[dict[str, Any]] = [
         _section(headline),
         _section(f"*Subject:* {subject}" + (f"\n>{excerpt}" if excerpt else "")),
@@ -105,8 +110,19 @@ def build_message(ticket: dict[str, str], settings: Settings) -> dict[str, Any]:
             "elements": [_mrkdwn(f"<{_status_url(ticket_id, settings)}|View ticket status>")],
         },
     ]
-    text = f"Urgent ticket {escape(ticket_id)} (S={score:.2f}, {label}, {category}): {subject}"
+    text = f"Urgent ticket {escape(ticket_id)} (S={score}, {label}, {category}): {subject}"
     return {"text": text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
+
+
+def score_text(score: float) -> str:
+    """Return S with two decimals, cut rather than rounded: 0.9985 is "0.99", never "1.00"."""
+    return str(Decimal(repr(score)).quantize(Decimal("0.01"), rounding=ROUND_DOWN))
+
+
+def _cues(ticket: dict[str, str]) -> list[str]:
+    """Return the urgency cues of the ticket's explanation (none when it has no explanation)."""
+    explanation = json.loads(ticket.get("explanation") or "{}")
+    return [str(cue) for cue in explanation.get("urgency", {}).get("cues", [])]
 
 
 def _section(text: str) -> dict[str, Any]:

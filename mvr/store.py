@@ -15,6 +15,7 @@ Keys (prefix ``mvr:`` by default):
 - ``bycat:{status}:{category}`` zsets: the ``completed`` (ready), ``taken`` and ``resolved``
   sets split by the ticket's category (the person's correction when there is one).
 - ``corrections`` zset of corrected tickets by time of their latest correction.
+- ``workers:ready`` zset of worker processes (``host:pid``) by the time their engine was loaded.
 - ``lock:{id}`` claim with TTL; ``fence`` counter of fencing tokens.
 - ``idem:{key}`` idempotency record with TTL.
 
@@ -245,6 +246,7 @@ class _Keys:
         self.failed = f"{prefix}failed"
         self.corrections = f"{prefix}corrections"
         self.by_category = f"{prefix}bycat:"
+        self.workers_ready = f"{prefix}workers:ready"
         self.fence = f"{prefix}fence"
         self.alerts_pending = f"{prefix}alerts:pending"
         self.swept = f"{prefix}swept"
@@ -747,6 +749,19 @@ class TicketStore:
         if ids:
             with _translate_errors():
                 self.client.zadd(self.keys.swept, dict.fromkeys(ids, time.time()))
+
+    def mark_worker_ready(self, name: str) -> None:
+        """Record that worker process ``name`` has loaded its engine (entries older than a day go)."""
+        now = time.time()
+        with _translate_errors(), self.client.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.keys.workers_ready, {name: now})
+            pipe.zremrangebyscore(self.keys.workers_ready, "-inf", now - 86_400)
+            pipe.execute()
+
+    def worker_ready_since(self, since: float) -> bool:
+        """Return whether a worker process loaded its engine at or after ``since`` (Unix seconds)."""
+        with _translate_errors():
+            return bool(self.client.zcount(self.keys.workers_ready, since, "+inf"))
 
     def take_sweep_turn(self, interval_s: float) -> bool:
         """Return True for one caller per ``interval_s`` across all workers."""

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import httpx
@@ -79,3 +80,31 @@ def test_up_runs_everything_stops_cleanly_and_keeps_tickets(tmp_path: Path) -> N
         assert httpx.get(f"{base}/tickets/{ticket_id}/status").json()["status"] == "completed"
     finally:
         _ctrl_c(up)
+
+
+def test_up_prints_its_urls_only_once_the_api_listens_and_the_model_is_loaded(tmp_path: Path) -> None:
+    port = free_port()
+    up = _start_up(tmp_path, port)
+    lines: list[str] = []
+    health_when_ready: list[bool] = []
+
+    def read() -> None:
+        assert up.stdout is not None
+        for line in up.stdout:
+            lines.append(line)
+            if "MVR is ready" in line:
+                health_when_ready.append(_health(f"http://127.0.0.1:{port}"))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: health_when_ready, timeout_s=90)
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(60)
+        reader.join(10)
+    output = "".join(lines)
+    assert health_when_ready == [True], output
+    engine_at = output.index("Engine ready backend=baseline")
+    url_at = output.index(f"MVR API: http://127.0.0.1:{port}")
+    assert output.index("Starting the API and a worker") < engine_at < url_at < output.index("MVR is ready")

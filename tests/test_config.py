@@ -47,6 +47,14 @@ def test_values_are_parsed_with_their_types() -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "value"), [("1", True), ("true", True), ("On", True), ("0", False), ("no", False)]
+)
+def test_access_log_is_a_boolean_switch(raw: str, value: bool) -> None:
+    assert Settings.from_env({"MVR_ACCESS_LOG": raw}).access_log is value
+    assert Settings.from_env({}).access_log is False
+
+
+@pytest.mark.parametrize(
     ("env", "named"),
     [
         ({"MVR_BATCH_MAX_SIZE": "many"}, "MVR_BATCH_MAX_SIZE"),
@@ -56,6 +64,8 @@ def test_values_are_parsed_with_their_types() -> None:
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
         ({"MVR_BROKER_URL": "redis://x"}, "MVR_BROKER_URL"),
         ({"MVR_LOG_LEVEL": "chatty"}, "MVR_LOG_LEVEL"),
+        ({"MVR_ACCESS_LOG": "maybe"}, "MVR_ACCESS_LOG"),
+        ({"MVR_TAKE_TIMEOUT_S": "-1"}, "MVR_TAKE_TIMEOUT_S"),
     ],
 )
 def test_invalid_values_fail_naming_the_variable(env: dict[str, str], named: str) -> None:

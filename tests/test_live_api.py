@@ -13,6 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from mvr.config import Settings
+from tests.conftest import wait_for
 
 CLIENTS = 8
 TICKETS = 5_000
@@ -81,3 +82,20 @@ def test_api_process_imports_no_ml_code(settings: Settings) -> None:
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
 
     assert loaded.strip() == ""
+
+
+def test_access_log_switch_logs_one_line_per_request(start_api, processes) -> None:
+    base = start_api(MVR_ACCESS_LOG="1")
+
+    httpx.get(f"{base}/queue?limit=3")
+
+    wait_for(lambda: '"GET /queue?limit=3 HTTP/1.1" 200' in processes.log("api"), timeout_s=10)
+
+
+def test_without_the_switch_there_is_no_access_log(start_api, processes) -> None:
+    base = start_api()
+
+    httpx.get(f"{base}/queue?limit=4")
+
+    assert httpx.get(f"{base}/health").status_code == 200
+    assert "GET /queue?limit=4" not in processes.log("api")

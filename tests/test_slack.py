@@ -5,6 +5,7 @@ Every post goes over real HTTP to ``FakeSlack`` on 127.0.0.1.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -62,6 +63,26 @@ def test_message_shows_decision_excerpt_and_status_link() -> None:
     excerpt = _block_texts(message)[1].split("\n>", 1)[1]
     assert excerpt.startswith("Card declined &lt;script&gt;")
     assert len(excerpt.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")) <= 300
+
+
+@pytest.mark.parametrize(
+    ("score", "shown"),
+    [(0.9985, "0.99"), (0.999999, "0.99"), (0.29, "0.29"), (1.0, "1.00"), (0.8101, "0.81")],
+)
+def test_message_shows_s_with_two_decimals_cut_not_rounded(score: float, shown: str) -> None:
+    message = slack.build_message({**TICKET, "urgency_score": repr(score)}, Settings())
+
+    assert f"S={shown}," in message["text"]
+    assert f"*S:* {shown} (" in _block_texts(message)[0]
+
+
+def test_message_lists_the_urgency_cues() -> None:
+    explanation = {"urgency": {"cues": ["outage", "legal <threat>"], "sentiment_negative": 0.9}}
+    ticket = {**TICKET, "explanation": json.dumps(explanation)}
+
+    headline = _block_texts(slack.build_message(ticket, Settings()))[0]
+
+    assert "*Cues:* outage, legal &lt;threat&gt;" in headline
 
 
 def test_message_never_carries_raw_control_sequences() -> None:

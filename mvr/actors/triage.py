@@ -71,8 +71,8 @@ def triage(ticket_id: str) -> None:
     if outcome == "completed" and alert_outcome == AlertOutcome.MOCK:
         log_mock_alert(ticket_id, decision.urgency_score)
     _record(outcome, decision.explanation.get("fallback", False), started, claim.created_ts)
-    logger.debug(
-        "Triage %s ticket_id=%s category=%s S=%.2f.",
+    logger.info(
+        "Triage %s ticket_id=%s category=%s S=%.4f.",
         outcome,
         ticket_id,
         decision.category,
