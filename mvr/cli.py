@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mvr.config import BACKENDS, ConfigError, Settings, load_settings
+from mvr.cli_people import PEOPLE_COMMANDS, cli_settings
+from mvr.config import BACKENDS, Settings
 from mvr.errors import StoreUnavailable
 from mvr.processes import stop_process
 from mvr.store import TicketStore, connect
@@ -32,15 +33,19 @@ READY_TIMEOUT_S = 180.0
 
 
 @click.group()
+@click.version_option(package_name="mvr", prog_name="mvr")
 def main() -> None:
-    """MVR, the Minimum Viable Router: support tickets in, most urgent first."""
+    """MVR, the Minimum Viable Router: support tickets in, most urgent first.
+
+    Run it with `up` (or `api` and `worker`); work tickets with `submit`, `queue`, `next`,
+    `show`, `resolve`, `requeue` and `correct` (against MVR_URL, with MVR_API_KEY).
+    """
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as ex:
-        raise click.UsageError(str(ex)) from ex
+for _command in PEOPLE_COMMANDS:
+    main.add_command(_command)
+
+_settings = cli_settings
 
 
 def _require_redis(settings: Settings) -> None:

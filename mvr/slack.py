@@ -18,13 +18,13 @@ import logging
 import re
 import sys
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 
 from mvr.errors import SlackRateLimited, SlackRejected, SlackUnavailable
+from mvr.ticket import score_text
 
 if TYPE_CHECKING:
     from mvr.config import Settings
@@ -112,11 +112,6 @@ def build_message(ticket: dict[str, str], settings: Settings) -> dict[str, Any]:
     ]
     text = f"Urgent ticket {escape(ticket_id)} (S={score}, {label}, {category}): {subject}"
     return {"text": text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
-
-
-def score_text(score: float) -> str:
-    """Return S with two decimals, cut rather than rounded: 0.9985 is "0.99", never "1.00"."""
-    return str(Decimal(repr(score)).quantize(Decimal("0.01"), rounding=ROUND_DOWN))
 
 
 def _cues(ticket: dict[str, str]) -> list[str]:

@@ -305,6 +305,9 @@ def status_document(raw: dict[str, str]) -> dict[str, Any]:
         "created_at": raw["created_at"],
         "updated_at": raw["updated_at"],
     }
+    for name in TEXT_FIELDS:
+        if name in raw:
+            doc[name] = raw[name]
     if raw["status"] in DECIDED:
         doc["category"] = raw["category"]
         doc["urgency_score"] = float(raw["urgency_score"])

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
-__all__ = ["ACTIONS", "DECIDED", "UNKNOWN_DELIVERY", "AlertOutcome", "TicketStatus", "ticket_text"]
+__all__ = [
+    "ACTIONS",
+    "DECIDED",
+    "UNKNOWN_DELIVERY",
+    "AlertOutcome",
+    "TicketStatus",
+    "score_text",
+    "ticket_text",
+]
 
 #: ``alert_reason`` when a worker died while posting: Slack may or may not have the
 #: message, and posting again could send it twice, so MVR does not.
@@ -52,3 +61,8 @@ class AlertOutcome(StrEnum):
 def ticket_text(subject: str = "", body: str = "", description: str = "") -> str:
     """Join the non-blank text fields of a ticket, one per line, for the classifier."""
     return "\n".join(part.strip() for part in (subject, body, description) if part and part.strip())
+
+
+def score_text(score: float) -> str:
+    """Return S with two decimals, cut rather than rounded: 0.9985 is "0.99", never "1.00"."""
+    return str(Decimal(repr(score)).quantize(Decimal("0.01"), rounding=ROUND_DOWN))

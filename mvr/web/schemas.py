@@ -82,7 +82,8 @@ Alert = Literal["none", "pending", "sent", "mock", "failed"]
 class TicketStatusOut(msgspec.Struct, omit_defaults=True):
     """A ticket's status; decision fields appear once it is completed (and stay when taken, resolved).
 
-    ``actions`` lists what ``POST /tickets/{id}/{action}`` accepts in this status.
+    ``actions`` lists what ``POST /tickets/{id}/{action}`` accepts in this status. The ticket's
+    non-blank text fields are included, as they were submitted.
     """
 
     ticket_id: str
@@ -90,6 +91,9 @@ class TicketStatusOut(msgspec.Struct, omit_defaults=True):
     created_at: str
     updated_at: str
     actions: list[Action]
+    subject: str | None = None
+    body: str | None = None
+    description: str | None = None
     category: str | None = None
     urgency_score: Score | None = None
     urgency_label: Label | None = None
