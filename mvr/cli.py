@@ -389,8 +389,30 @@ def _auc_report(csv_file: Path, engine: Engine, evaluate: Callable[..., dict[str
     return {"file": str(csv_file), "backend": engine.backend_name, **result}
 
 
+def _corrections() -> list[dict[str, str]]:
+    """Return the corrections recorded in Redis (``REDIS_URL``) as labelled rows."""
+    from mvr.corrections import correction_rows
+
+    settings = _settings()
+    _require_redis(settings)
+    try:
+        return correction_rows(TicketStore(connect(settings), settings))
+    except StoreUnavailable as ex:
+        raise click.ClickException(str(ex)) from ex
+
+
+@main.command("export-corrections")
+@click.argument("csv_out", type=click.Path(dir_okay=False, path_type=Path))
+def export_corrections(csv_out: Path) -> None:
+    """Write the corrections people recorded to CSV_OUT (columns subject, body, category, ...)."""
+    from mvr.corrections import CSV_COLUMNS, write_csv
+
+    count = write_csv(_corrections(), csv_out)
+    click.echo(f"Wrote {count} corrections to {csv_out} (columns {', '.join(CSV_COLUMNS)}).")
+
+
 @main.command()
-@_csv_argument
+@click.argument("csv_file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--out",
     required=True,
@@ -398,8 +420,40 @@ def _auc_report(csv_file: Path, engine: Engine, evaluate: Callable[..., dict[str
     help="Where to write the head (.npz); point MVR_CATEGORY_HEAD at it.",
 )
 @click.option("--split", type=click.Choice(_SPLITS), help="Fit on this half of the rows only (by row hash).")
-def fit(csv_file: Path, out: Path, split: str | None) -> None:
-    """Learn a linear category head from labelled tickets in CSV_FILE (columns subject, body, category)."""
+@click.option(
+    "--from-corrections", is_flag=True, help="Also learn from the corrections recorded in Redis (REDIS_URL)."
+)
+def fit(csv_file: Path | None, out: Path, split: str | None, from_corrections: bool) -> None:
+    """Learn a linear category head from labelled tickets (CSV_FILE: columns subject, body, category)."""
+    with tempfile.TemporaryDirectory(prefix="mvr-fit-") as tmp:
+        if from_corrections:
+            labelled = _with_corrections(csv_file, Path(tmp) / "labelled.csv")
+        elif csv_file is not None:
+            labelled = csv_file
+        else:
+            raise click.UsageError("give a CSV_FILE, --from-corrections, or both")
+        result = _fit_head(labelled, out, split)
+    click.echo(
+        f"Fitted on {result['rows']} rows, classes {', '.join(result['classes'])}, "
+        f"train accuracy {result['train_accuracy']:.4f}."
+    )
+    click.echo(f"Wrote {out}; set MVR_CATEGORY_HEAD={out} to use it.")
+
+
+def _with_corrections(csv_file: Path | None, merged: Path) -> Path:
+    """Write the rows of ``csv_file`` (if any) and every recorded correction to ``merged``."""
+    from mvr.corrections import write_csv
+    from mvr.inference.evaluation import read_rows
+
+    corrections = _corrections()
+    if not corrections:
+        raise click.ClickException("no corrections are recorded (POST /tickets/{id}/category records one)")
+    rows = (read_rows(csv_file) if csv_file else []) + corrections
+    write_csv(rows, merged, ("subject", "body", "category"))
+    return merged
+
+
+def _fit_head(csv_file: Path, out: Path, split: str | None) -> dict[str, Any]:
     from mvr.inference.engine import EmbeddingBackend
     from mvr.inference.evaluation import fit_head
 
@@ -407,16 +461,59 @@ def fit(csv_file: Path, out: Path, split: str | None) -> None:
     backend = engine.backend
     assert isinstance(backend, EmbeddingBackend)  # strict: no baseline fallback
     try:
-        result = _run_with_bar(
+        return _run_with_bar(
             "Embedding", lambda bar: fit_head(csv_file, out, backend.embed, half=_half(split), progress=bar)
         )
     finally:
         engine.close()
-    click.echo(
-        f"Fitted on {result['rows']} rows, classes {', '.join(result['classes'])}, "
-        f"train accuracy {result['train_accuracy']:.4f}."
+
+
+@eval_group.command("corrections")
+@_json_option
+@click.option("--backend", type=click.Choice(BACKENDS), help="Override MVR_BACKEND.")
+@click.option(
+    "--head",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Category head from `mvr fit` (overrides MVR_CATEGORY_HEAD).",
+)
+def eval_corrections_command(as_json: bool, backend: str | None, head: Path | None) -> None:
+    """How often MVR agreed with people: at triage, and on re-triage with today's model."""
+    from mvr.corrections import agreement, write_csv
+    from mvr.inference.evaluation import eval_tickets
+
+    rows = _corrections()
+    report: dict[str, Any] = {"at_triage": agreement(rows)}
+    if rows:
+        engine = _engine(backend, head, strict=(backend or _settings().backend) != "baseline")
+        try:
+            with tempfile.TemporaryDirectory(prefix="mvr-eval-") as tmp:
+                csv_file = Path(tmp) / "corrections.csv"
+                write_csv(rows, csv_file)
+                now = _run_with_bar(
+                    "Classifying", lambda bar: eval_tickets(csv_file, engine.backend, progress=bar)
+                )
+        finally:
+            engine.close()
+        report["now"] = {"backend": engine.backend_name, "head": str(head) if head else None, **now}
+    click.echo(json.dumps(report) if as_json else _corrections_summary(report))
+
+
+def _corrections_summary(report: dict[str, Any]) -> str:
+    triage = report["at_triage"]
+    if not triage["corrections"]:
+        return "No corrections are recorded."
+    lines = [
+        f"{triage['corrections']} corrections; MVR's category agreed with people on {triage['agreed']} "
+        f"at triage ({triage['agreement']:.1%}).",
+        "Most frequent changes: "
+        + ", ".join(f"{pair} ({n})" for pair, n in list(triage["pairs"].items())[:5]),
+    ]
+    now = report["now"]
+    lines.append(
+        f"Re-classified now (backend {now['backend']}{', head ' + now['head'] if now['head'] else ''}): "
+        f"agrees on {now['accuracy']:.1%}, macro-F1 {now['macro_f1']:.4f}."
     )
-    click.echo(f"Wrote {out}; set MVR_CATEGORY_HEAD={out} to use it.")
+    return "\n".join(lines)
 
 
 def _half(split: str | None) -> str | None:
