@@ -81,6 +81,33 @@ def test_bad_input_gets_a_clear_json_error(
         assert [field] == [item["field"] or WHOLE for item in result.json["detail"]]
 
 
+@pytest.mark.parametrize("body", [b"", b"  \n "])
+def test_an_empty_body_says_so(client: testing.TestClient, body: bytes) -> None:
+    result = _post(client, body)
+
+    assert result.status_code == 400
+    assert result.json == {"error": "Empty body", "detail": "the request body is empty; send a JSON object"}
+
+
+def test_every_unknown_field_is_listed(client: testing.TestClient) -> None:
+    result = _post(client, b'{"subject": "a", "priority": "high", "tags": [], "team": "x"}')
+
+    assert result.status_code == 422
+    assert result.json["detail"] == [
+        {"field": name, "message": "unknown field"} for name in ("priority", "tags", "team")
+    ]
+
+
+def test_null_text_fields_count_as_absent(client: testing.TestClient) -> None:
+    result = client.simulate_post(
+        "/tickets", json={"subject": None, "body": "Refund please", "description": None}
+    )
+
+    doc = client.simulate_get(result.json["status_url"]).json
+    assert result.status_code == 202
+    assert doc["body"] == "Refund please" and "subject" not in doc and "description" not in doc
+
+
 def test_limits_are_inclusive(client: testing.TestClient) -> None:
     result = client.simulate_post("/tickets", json={"subject": "s" * 500, "body": "b" * 20_000})
 
