@@ -6,7 +6,8 @@
 local offset, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
 local FIELDS = {"status", "urgency_score", "urgency_label", "category", "created_at", "subject", "body",
   "description", "alert", "corrected_category", "corrected_urgency", "corrected_at"}
-local EXCERPT_BYTES = 600
+-- Enough bytes for the store's excerpt (2 x 160 characters) of ASCII text, 160 of any text.
+local EXCERPT_BYTES = 640
 local total, page = 0, {}
 for i = 5, #KEYS do
   local size = redis.call("ZCARD", KEYS[i])
