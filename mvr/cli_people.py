@@ -148,10 +148,12 @@ PEOPLE_COMMANDS = (submit, queue, next_ticket, show, resolve, requeue, correct)
 def _decision_line(doc: dict[str, Any]) -> str:
     if doc["status"] == TicketStatus.FAILED:
         return f"failed: {doc.get('failure_reason', '')}"
-    return (
-        f"{doc['status']}: {doc['category']}, S={score_text(doc['urgency_score'])} ({doc['urgency_label']}), "
-        f"alert {doc['alert']}"
-    )
+    return f"{doc['status']}: {_decision(doc)}"
+
+
+def _decision(doc: dict[str, Any]) -> str:
+    score = score_text(doc["urgency_score"])
+    return f"{doc['category']}, S={score} ({doc['urgency_label']}), alert {doc['alert']}"
 
 
 def _describe(doc: dict[str, Any]) -> str:
@@ -161,7 +163,7 @@ def _describe(doc: dict[str, Any]) -> str:
         explanation = doc.get("explanation", {})
         urgency = explanation.get("urgency", {})
         lines += [
-            f"decision {_decision_line(doc)}",
+            f"decision {_decision(doc)}",
             f"cues     {', '.join(urgency.get('cues', [])) or '-'}",
             f"backend  {explanation.get('backend', '?')}"
             + (f" (fallback: {explanation.get('fallback_reason')})" if explanation.get("fallback") else ""),
