@@ -91,7 +91,7 @@ def main() -> None:
     else:
         skipped["airline"] = f"{airline_path} not found"
     try:
-        jira = ps.jira_issues(args.sources)
+        jira = ps.jira_issues(args.sources, ps.JIRA_EVAL)
     except FileNotFoundError as ex:
         skipped["apache_jira"] = f"{ex}"
     else:

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +43,7 @@ class GitSource:
     commit: str
     licence: str
 
-    def read(self, sources: Path, path: str) -> str:
+    def read(self, sources: Path, path: str, encoding: str = "utf-8") -> str:
         """Return the text of ``path`` at this commit.
 
         Raises:
@@ -55,7 +57,7 @@ class GitSource:
         )
         if done.returncode != 0:
             raise FileNotFoundError(f"{self.repo}@{self.commit[:8]}:{path}: {done.stderr.decode().strip()}")
-        return done.stdout.decode("utf-8")
+        return done.stdout.decode(encoding)
 
     def git_dir(self, sources: Path) -> Path:
         """The Git directory of this repository under ``sources``."""
@@ -70,6 +72,11 @@ class GitSource:
             if (candidate / ".git").exists():
                 return candidate / ".git"
         raise FileNotFoundError(f"{self.repo} is not under {sources} (fetch github:{self.repo} first)")
+
+
+def source_entry(source: GitSource, paths: Sequence[str]) -> dict[str, object]:
+    """How a manifest names one Git source."""
+    return {"repo": source.repo, "commit": source.commit, "paths": list(paths), "licence": source.licence}
 
 
 TWEETEVAL = GitSource(
@@ -89,6 +96,12 @@ JIRA_KAFKA_SPARK = GitSource(
     "kunal29july/Jira-Scraper-ETL",
     "0c33b05199efa3d31c74a934292af7b67e83b687",
     "Apache Kafka and Spark issues from the ASF's public Jira; the scraper repository states no data licence",
+)
+JIRA_ACE_AMQCPP = GitSource(
+    "Mainak431/Jira-scrapper-for-LLM",
+    "a78d149d30fefb41e057497cd878623c05f04e44",
+    "Apache ACE and ActiveMQ-CPP issues from the ASF's public Jira; the scraper repository states no data "
+    "licence",
 )
 
 
@@ -112,19 +125,86 @@ def tweeteval(sources: Path, task: str, splits: Sequence[str]) -> tuple[list[str
     return texts, labels
 
 
-def jira_issues(sources: Path) -> dict[str, list[tuple[str, str]]]:
-    """(title + description, Jira priority) per Apache project, deduplicated by issue key."""
-    files = {
-        "NUTCH": (JIRA_NUTCH, "data/processed/shards/shard_1.jsonl"),
-        "KAFKA": (JIRA_KAFKA_SPARK, "data/processed/KAFKA_issues.jsonl"),
-        "SPARK": (JIRA_KAFKA_SPARK, "data/processed/SPARK_issues.jsonl"),
-    }
+APPLE_TWEETS = GitSource(
+    "DataForScience/NLP",
+    "e060ffabe6620f9c6034ee76018551f9dbf5fc19",
+    "Apple Twitter Sentiment (CrowdFlower 'Data for Everyone', 2014; the copy states no licence for the "
+    "data, the repository is MIT); tweets under Twitter's terms",
+)
+BRAND_TWEETS = GitSource(
+    "AlvinKN/Phase4Project",
+    "4d87a68d03a59be3171647148db62a1badd77e7e",
+    "Brands and Product Emotions, SXSW 2013 tweets (CrowdFlower 'Data for Everyone'; the copy states no "
+    "licence); tweets under Twitter's terms",
+)
+#: Sentiment of the Apple tweets (1 negative, 3 neutral, 5 positive; ``not_relevant`` dropped).
+APPLE_SENTIMENT = {"1": "negative", "3": "neutral", "5": "positive"}
+#: Sentiment of the brand tweets ("I can't tell" dropped).
+BRAND_SENTIMENT = {
+    "Negative emotion": "negative",
+    "No emotion toward brand or product": "neutral",
+    "Positive emotion": "positive",
+}
+
+
+#: How the manifest names each sentiment training source.
+SENTIMENT_SOURCES: dict[str, dict[str, object]] = {
+    "sst2": {
+        "data": "GLUE SST-2 train split, ../shared/data/sst2_train.csv "
+        "(from awake020/pytorch_Bert_sst2 @ ce2ab171, SST-2/train.tsv)",
+        "licence": "SST terms: research use with citation of Socher et al. (2013); not redistributed",
+    },
+    "tweeteval": source_entry(
+        TWEETEVAL, [f"datasets/sentiment/{s}_{k}.txt" for s in ("val", "test") for k in ("text", "labels")]
+    ),
+    "emotion": source_entry(
+        TWEETEVAL,
+        [f"datasets/emotion/{s}_{k}.txt" for s in ("train", "val", "test") for k in ("text", "labels")],
+    ),
+    "apple": source_entry(APPLE_TWEETS, ["data/Apple-Twitter-Sentiment-DFE.csv"]),
+    "brands": source_entry(BRAND_TWEETS, ["judge-1377884607_tweet_product_company.csv"]),
+}
+
+
+def crowdflower_tweets(sources: Path, which: str) -> tuple[list[str], list[str]]:
+    """Texts and sentiment names of the ``apple`` or ``brands`` tweets (rows without a label dropped)."""
+    source, path, text_column, label_column, mapping = {
+        "apple": (APPLE_TWEETS, "data/Apple-Twitter-Sentiment-DFE.csv", "text", "sentiment", APPLE_SENTIMENT),
+        "brands": (
+            BRAND_TWEETS,
+            "judge-1377884607_tweet_product_company.csv",
+            "tweet_text",
+            "is_there_an_emotion_directed_at_a_brand_or_product",
+            BRAND_SENTIMENT,
+        ),
+    }[which]
+    rows = csv.DictReader(io.StringIO(source.read(sources, path, encoding="latin-1"), newline=""))
+    kept = [(r[text_column].strip(), mapping[r[label_column]]) for r in rows if r[label_column] in mapping]
+    kept = [(t, label) for t, label in kept if t]
+    return [t for t, _ in kept], [label for _, label in kept]
+
+
+#: Apache Jira issues never trained on (evaluation): project -> (source, path).
+JIRA_EVAL = {
+    "NUTCH": (JIRA_NUTCH, "data/processed/shards/shard_1.jsonl"),
+    "KAFKA": (JIRA_KAFKA_SPARK, "data/processed/KAFKA_issues.jsonl"),
+    "SPARK": (JIRA_KAFKA_SPARK, "data/processed/SPARK_issues.jsonl"),
+}
+#: Apache Jira issues the priority head trains on (other projects than the evaluation ones).
+JIRA_TRAIN = {
+    "ACE": (JIRA_ACE_AMQCPP, "output/ace_issues.jsonl"),
+    "AMQCPP": (JIRA_ACE_AMQCPP, "output/amqcpp_issues.jsonl"),
+}
+
+
+def jira_issues(sources: Path, files: dict[str, tuple[GitSource, str]]) -> dict[str, list[tuple[str, str]]]:
+    """(title + description, Jira priority) per Apache project of ``files``, deduplicated by issue key."""
     projects: dict[str, list[tuple[str, str]]] = {}
     for project, (source, path) in files.items():
         seen: dict[str, tuple[str, str]] = {}
         for line in _lines(source.read(sources, path)):
             issue = json.loads(line)
-            key = issue.get("issue_id") or issue.get("id")
+            key = issue.get("issue_key") or issue.get("issue_id") or issue.get("id")
             text = f"{issue.get('title') or ''}\n{issue.get('description') or ''}".strip()
             if key and text and issue.get("priority"):
                 seen[key] = (text, str(issue["priority"]))
@@ -184,6 +264,22 @@ def embed_cached(
     cache.mkdir(parents=True, exist_ok=True)
     np.save(path, features)
     return features
+
+
+def record_head(models_dir: Path, file_name: str, info: dict[str, object]) -> None:
+    """Write ``info`` (sources, licences, rows, figures) as ``heads.<file_name>`` of the manifest; rehash.
+
+    Only ``models_dir``'s own manifest is touched; ``scripts/export_onnx.py --rehash`` keeps this entry.
+    """
+    path = models_dir / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest.setdefault("heads", {})[file_name] = info
+    manifest["heads"] = dict(sorted(manifest["heads"].items()))
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "export_onnx.py"), "--rehash", "--out", str(models_dir)],
+        check=True,
+    )
 
 
 def _lines(text: str) -> list[str]:

@@ -11,15 +11,14 @@ positive) and TweetEval emotion train + validation + test (anger and sadness as 
 optimism as positive). Bring the TweetEval repository here first (``fetch github:cardiffnlp/tweeteval``).
 Each source is weighted to the same total (``--source-balance``) so SST-2's 67k phrases do not drown
 the tweets. After training, the script prints ROC AUC (negative vs rest) on
-``../shared/data/airline_sentiment_dev.csv``, which it never trains on, then
-``scripts/export_onnx.py --rehash`` records the head's sha256 in the manifest (default models only).
+``../shared/data/airline_sentiment_dev.csv``, which it never trains on, then records the head's
+sources, licences and figure under ``heads`` in ``MODELS_DIR/manifest.json`` and rehashes it.
 Deterministic: the same inputs give a byte-identical ``.npz``.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
@@ -68,8 +67,15 @@ def main() -> None:
     out = args.out or args.models_dir / "sentiment_head.npz"
     head.save(out)
     print(f"wrote {out}")
-    if not args.no_rehash and args.models_dir.resolve() == (ps.ROOT / "models_export").resolve():
-        subprocess.run([sys.executable, str(ps.ROOT / "scripts" / "export_onnx.py"), "--rehash"], check=True)
+    if args.out is None and not args.no_rehash:
+        info = {
+            "command": "python scripts/train_sentiment_head.py " + " ".join(sys.argv[1:]),
+            "classes": list(classes),
+            "rows": {name: groups.count(name) for name in args.data.split(",")},
+            "sources": {name: ps.SENTIMENT_SOURCES[name] for name in args.data.split(",")},
+            "airline_sentiment_dev_auc": round(auc, 4),
+        }
+        ps.record_head(args.models_dir, out.name, info)
 
 
 def _read(name: str, sources: Path) -> tuple[list[str], list[str]]:
@@ -80,7 +86,9 @@ def _read(name: str, sources: Path) -> tuple[list[str], list[str]]:
     if name == "emotion":
         texts, emotions = ps.tweeteval(sources, "emotion", ("train", "val", "test"))
         return texts, [EMOTION_SENTIMENT[e] for e in emotions]
-    raise SystemExit(f"unknown data source {name!r} (sst2, tweeteval, emotion)")
+    if name in ("apple", "brands"):
+        return ps.crowdflower_tweets(sources, name)
+    raise SystemExit(f"unknown data source {name!r} (sst2, tweeteval, emotion, apple, brands)")
 
 
 def _weights(groups: list[str], labels: list[str], by_source: bool, by_class: bool) -> np.ndarray:
@@ -109,7 +117,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None, help="default: MODELS_DIR/sentiment_head.npz")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads")
     parser.add_argument("--dry-run", action="store_true", help="report the AUC, write nothing")
-    parser.add_argument("--no-rehash", action="store_true", help="do not update manifest.json")
+    parser.add_argument("--no-rehash", action="store_true", help="do not record the head in manifest.json")
     return parser.parse_args()
 
 
