@@ -2,15 +2,17 @@
 
 Usage (one command per encoder; ``--models-dir`` names the encoder, the head goes next to it):
     .venv/bin/python scripts/train_sentiment_head.py [--models-dir models_export]
-        [--sources /work/.mirror] [--data sst2,tweeteval,emotion] [--classes three]
+        [--sources /work/.mirror] [--data sst2,tweeteval,emotion,apple,brands] [--classes binary]
         [--out MODELS_DIR/sentiment_head.npz] [--no-rehash]
 
 Training data (see ``scripts/public_sources.py`` for commits and licences): SST-2 train
 (``../shared/data/sst2_train.csv``), TweetEval sentiment validation + test (negative / neutral /
 positive) and TweetEval emotion train + validation + test (anger and sadness as negative, joy and
-optimism as positive). Bring the TweetEval repository here first (``fetch github:cardiffnlp/tweeteval``).
-Each source is weighted to the same total (``--source-balance``) so SST-2's 67k phrases do not drown
-the tweets. After training, the script prints ROC AUC (negative vs rest) on
+optimism as positive), CrowdFlower's Apple tweets and SXSW brand/product tweets (negative / neutral /
+positive). Bring their repositories here first (README, "Rebuilding the models"). The head has two
+classes, ``negative`` and ``other`` (neutral + positive: what urgency asks of it). Each source, and
+each class within it, gets the same total weight (``--source-balance``, ``--class-balance``), so
+SST-2's 67k phrases do not drown the tweets. After training, the script prints ROC AUC (negative vs rest) on
 ``../shared/data/airline_sentiment_dev.csv``, which it never trains on, then records the head's
 sources, licences and figure under ``heads`` in ``MODELS_DIR/manifest.json`` and rehashes it.
 Deterministic: the same inputs give a byte-identical ``.npz``.
@@ -33,6 +35,8 @@ from mvr.inference.linear import fit_softmax  # noqa: E402
 
 #: Label names of the head; ``binary`` merges neutral and positive into ``other``.
 CLASSES = {"three": ("negative", "neutral", "positive"), "binary": ("negative", "other")}
+#: Sources of the committed head (each lever's figure: benchmarks/RESULTS.md, Urgency).
+DEFAULT_DATA = ("sst2", "tweeteval", "emotion", "apple", "brands")
 #: TweetEval emotion labels as sentiment.
 EMOTION_SENTIMENT = {"anger": "negative", "sadness": "negative", "joy": "positive", "optimism": "positive"}
 #: L2 penalty and Adam steps (chosen on the airline dev AUC; see benchmarks/RESULTS.md, Urgency).
@@ -106,10 +110,10 @@ def _parse() -> argparse.Namespace:
         "--models-dir", type=Path, default=ps.ROOT / "models_export", help="encoder to train on"
     )
     parser.add_argument("--sources", type=Path, default=ps.DEFAULT_SOURCES, help="directory of fetched repos")
-    parser.add_argument("--data", default="sst2,tweeteval,emotion", help="comma-separated sources")
-    parser.add_argument("--classes", choices=tuple(CLASSES), default="three")
+    parser.add_argument("--data", default=",".join(DEFAULT_DATA), help="comma-separated sources")
+    parser.add_argument("--classes", choices=tuple(CLASSES), default="binary")
     parser.add_argument("--source-balance", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--class-balance", action=argparse.BooleanOptionalAction, default=False)
+    parser.add_argument("--class-balance", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--l2", type=float, default=L2)
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--airline", type=Path, default=ps.SHARED_DATA / "airline_sentiment_dev.csv")
