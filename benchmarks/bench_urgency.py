@@ -2,7 +2,7 @@
 
 Usage:
     .venv/bin/python benchmarks/bench_urgency.py [--quick] [--json] [--sources /work/.mirror]
-        [--models-dir models_export] [--bootstrap 1000]
+        [--encoder minilm] [--bootstrap 1000]
 
 Sources (each is skipped with a message when its data is not on this machine):
 - ``airline``: ROC AUC of P(negative), negative vs neutral + positive, on
@@ -16,7 +16,7 @@ Sources (each is skipped with a message when its data is not on this machine):
 For each priority source: ROC AUC of S, of its parts alone (P(negative), cue score) and a 95%
 bootstrap interval of S's AUC. ``--quick`` takes a deterministic sample of each source.
 To compare with another copy of MVR (e.g. the code before a change), put that copy first on
-``PYTHONPATH`` and pass its ``--models-dir``.
+``PYTHONPATH`` (the seed figures were measured that way, before ``--encoder`` existed).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def main() -> None:
     """Score every available source and print the result."""
     args = c.parse_args(__doc__.split("\n")[0], _options)
     started = time.perf_counter()
-    embed, model_id = ps.load_encoder(args.models_dir)
+    embed, model_id, args.models_dir = ps.load_encoder(args.encoder)
     head = SentimentHead.load(args.models_dir / "sentiment_head.npz")
     priority_path = args.models_dir / "priority_head.npz"
     priority = _priority_head(priority_path) if priority_path.is_file() and not args.no_priority else None
@@ -129,7 +129,7 @@ def main() -> None:
 
 def _options(parser: Any) -> None:
     parser.add_argument("--sources", type=Path, default=ps.DEFAULT_SOURCES, help="directory of fetched repos")
-    parser.add_argument("--models-dir", type=Path, default=ps.ROOT / "models_export")
+    parser.add_argument("--encoder", default="minilm", help="MVR_ENCODER whose heads to measure")
     parser.add_argument(
         "--cache", type=Path, default=ps.DEFAULT_CACHE, help="embedding cache (not in --quick)"
     )

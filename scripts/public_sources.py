@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mvr.inference.encoder import INT8_MODEL, Encoder, Manifest
+from mvr.inference import encoders
+from mvr.inference.encoder import Manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -228,24 +229,33 @@ def airline_dev(path: Path) -> tuple[list[str], list[bool]]:
     return [r["text"] for r in rows], [r["sentiment"] == "negative" for r in rows]
 
 
-def load_encoder(models_dir: Path, threads: int = 0) -> tuple[Callable[[list[str]], np.ndarray], str]:
-    """An embedding function for ``models_dir`` and an id of its model (for the cache).
+def load_encoder(name: str, threads: int = 0) -> tuple[Callable[[list[str]], np.ndarray], str, Path]:
+    """An embedding function for encoder ``name`` (``MVR_ENCODER``), an id of its model, and its directory.
 
-    This is the one place that knows how to run an encoder; another encoder plugs in here.
+    The id (for the cache) is the encoder's name and its manifest's model files, heads left out.
     """
-    encoder = Encoder.from_dir(models_dir, threads=threads)
-    model_id = Manifest.load(models_dir).verify(INT8_MODEL)
+    models = ROOT / "models_export"
+    encoder = encoders.load_encoder(name, models, threads=threads)
+    directory = encoders.encoder_dir(models, name)
+    files = Manifest.load(directory).data.get("files", {})
+    model_files = (
+        {k: v for k, v in files.items() if not str(k).endswith(".npz")} if isinstance(files, dict) else files
+    )
+    model_id = name + ":" + hashlib.sha256(json.dumps(model_files, sort_keys=True).encode()).hexdigest()
 
     def embed(texts: list[str]) -> np.ndarray:
         ids = encoder.tokenize(texts)
         order = np.argsort([len(x) for x in ids], kind="stable")
-        out = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+        out: np.ndarray | None = None
         for start in range(0, len(order), BATCH):
             chunk = order[start : start + BATCH]
-            out[chunk] = encoder.embed_ids([ids[i] for i in chunk])
-        return out
+            part = encoder.embed_ids([ids[i] for i in chunk])
+            if out is None:
+                out = np.zeros((len(texts), part.shape[1]), dtype=np.float32)
+            out[chunk] = part
+        return out if out is not None else np.zeros((0, 0), dtype=np.float32)
 
-    return embed, model_id
+    return embed, model_id, directory
 
 
 def embed_cached(

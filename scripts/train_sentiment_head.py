@@ -1,7 +1,7 @@
 """Train the sentiment head: softmax regression on sentence embeddings of public sentiment data.
 
-Usage (one command per encoder; ``--models-dir`` names the encoder, the head goes next to it):
-    .venv/bin/python scripts/train_sentiment_head.py [--models-dir models_export]
+Usage (one command per encoder; ``--encoder`` names the MVR_ENCODER, the head goes in its directory):
+    .venv/bin/python scripts/train_sentiment_head.py [--encoder minilm]
         [--sources /work/.mirror] [--data sst2,tweeteval,emotion,apple,brands] [--classes binary]
         [--out MODELS_DIR/sentiment_head.npz] [--no-rehash]
 
@@ -47,7 +47,7 @@ STEPS = 400
 def main() -> None:
     """Embed the chosen sources, fit the head, report airline AUC, save it, rehash the manifest."""
     args = _parse()
-    embed, model_id = ps.load_encoder(args.models_dir, threads=args.threads)
+    embed, model_id, args.models_dir = ps.load_encoder(args.encoder, threads=args.threads)
     features, labels, groups = [], [], []
     for name in args.data.split(","):
         texts, names = _read(name, args.sources)
@@ -106,9 +106,7 @@ def _weights(groups: list[str], labels: list[str], by_source: bool, by_class: bo
 
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--models-dir", type=Path, default=ps.ROOT / "models_export", help="encoder to train on"
-    )
+    parser.add_argument("--encoder", default="minilm", help="MVR_ENCODER to train for (its directory)")
     parser.add_argument("--sources", type=Path, default=ps.DEFAULT_SOURCES, help="directory of fetched repos")
     parser.add_argument("--data", default=",".join(DEFAULT_DATA), help="comma-separated sources")
     parser.add_argument("--classes", choices=tuple(CLASSES), default="binary")

@@ -1,7 +1,7 @@
 """Train the priority head: P(high priority) from sentence embeddings of priority-labelled issues.
 
 Usage (one command per encoder):
-    .venv/bin/python scripts/train_urgency_head.py [--models-dir models_export] [--sources /work/.mirror]
+    .venv/bin/python scripts/train_urgency_head.py [--encoder minilm] [--sources /work/.mirror]
         [--data jira] [--out MODELS_DIR/priority_head.npz] [--dry-run]
 
 ``--data`` (comma-separated): ``jira`` = public Apache Jira issues of ACE and ActiveMQ-CPP
@@ -47,7 +47,7 @@ def main() -> None:
             texts.append(text)
             high.append(is_high)
             groups.append(group)
-    embed, model_id = ps.load_encoder(args.models_dir, threads=args.threads)
+    embed, model_id, args.models_dir = ps.load_encoder(args.encoder, threads=args.threads)
     x = ps.embed_cached(embed, model_id, texts, args.cache)
     labels = ["high" if h else "other" for h in high]
     truth = np.array(high)
@@ -110,9 +110,7 @@ def _fit_options(args: argparse.Namespace) -> dict[str, object]:
 
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--models-dir", type=Path, default=ps.ROOT / "models_export", help="encoder to train on"
-    )
+    parser.add_argument("--encoder", default="minilm", help="MVR_ENCODER to train for (its directory)")
     parser.add_argument("--sources", type=Path, default=ps.DEFAULT_SOURCES, help="directory of fetched repos")
     parser.add_argument("--data", default="jira", help="comma-separated: jira, tickets")
     parser.add_argument("--l2", type=float, default=L2)
