@@ -1,106 +1,126 @@
-"""Train a sentiment head: softmax regression on an encoder's embeddings of SST-2.
+"""Train the sentiment head: softmax regression on sentence embeddings of public sentiment data.
 
-Usage:
-    .venv/bin/python scripts/train_sentiment_head.py [--encoder minilm] [--data ../shared/data/sst2_train.csv]
-        [--out models_export/sentiment_head.npz] [--limit N] [--no-rehash]
+Usage (one command per encoder; ``--encoder`` names the MVR_ENCODER, the head goes in its directory):
+    .venv/bin/python scripts/train_sentiment_head.py [--encoder minilm]
+        [--sources /work/.mirror] [--data sst2,tweeteval,emotion,apple,brands] [--classes binary]
+        [--out MODELS_DIR/sentiment_head.npz] [--no-rehash]
 
-Each encoder (``MVR_ENCODER``) has its own head, ``sentiment_head.npz`` in the encoder's
-directory (``models_export/`` for minilm, ``models_export/<encoder>/`` for the others).
-
-Every SST-2 train row is used unless ``--limit`` takes a deterministic subsample
-(rows whose SHA-256 falls first). 2% of the rows (by hash) are held out only to
-print a sanity accuracy; the head is then refit on all rows. Afterwards
-``scripts/export_onnx.py --rehash`` records the head's sha256 in that directory's manifest.
+Training data (see ``scripts/public_sources.py`` for commits and licences): SST-2 train
+(``../shared/data/sst2_train.csv``), TweetEval sentiment validation + test (negative / neutral /
+positive) and TweetEval emotion train + validation + test (anger and sadness as negative, joy and
+optimism as positive), CrowdFlower's Apple tweets and SXSW brand/product tweets (negative / neutral /
+positive). Bring their repositories here first (README, "Rebuilding the models"). The head has two
+classes, ``negative`` and ``other`` (neutral + positive: what urgency asks of it). Each source, and
+each class within it, gets the same total weight (``--source-balance``, ``--class-balance``), so
+SST-2's 67k phrases do not drown the tweets. After training, the script prints ROC AUC (negative vs rest) on
+``../shared/data/airline_sentiment_dev.csv``, which it never trains on, then records the head's
+sources, licences and figure under ``heads`` in ``MODELS_DIR/manifest.json`` and rehashes it.
+Deterministic: the same inputs give a byte-identical ``.npz``.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from mvr.config import ENCODERS
-from mvr.inference.encoders import SENTIMENT_HEAD, TextEncoder, encoder_dir, load_encoder
-from mvr.inference.linear import fit_softmax
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ROOT = Path(__file__).resolve().parent.parent
-MODELS = ROOT / "models_export"
-#: Text batch size for embedding (texts are sorted by length first).
-BATCH = 64
-#: Class names of the head, in SST-2 label order (0 negative, 1 positive).
-CLASSES = ("negative", "positive")
-#: L2 penalty and Adam steps, chosen on the 2% SST-2 check split.
+import public_sources as ps  # noqa: E402
+
+from mvr.inference.evaluation import roc_auc  # noqa: E402
+from mvr.inference.linear import fit_softmax  # noqa: E402
+
+#: Label names of the head; ``binary`` merges neutral and positive into ``other``.
+CLASSES = {"three": ("negative", "neutral", "positive"), "binary": ("negative", "other")}
+#: Sources of the committed head (each lever's figure: benchmarks/RESULTS.md, Urgency).
+DEFAULT_DATA = ("sst2", "tweeteval", "emotion", "apple", "brands")
+#: TweetEval emotion labels as sentiment.
+EMOTION_SENTIMENT = {"anger": "negative", "sadness": "negative", "joy": "positive", "optimism": "positive"}
+#: L2 penalty and Adam steps (chosen on the airline dev AUC; see benchmarks/RESULTS.md, Urgency).
 L2 = 1e-4
 STEPS = 400
 
 
 def main() -> None:
-    """Embed SST-2, fit the head, save it, and rehash the manifest."""
+    """Embed the chosen sources, fit the head, report airline AUC, save it, rehash the manifest."""
     args = _parse()
-    sentences, labels = _read(args.data, args.limit)
-    print(f"{len(sentences)} SST-2 rows", flush=True)
-    encoder = load_encoder(args.encoder, MODELS, threads=args.threads)
-    out = args.out or encoder_dir(MODELS, args.encoder) / SENTIMENT_HEAD
-    started = time.perf_counter()
-    features = _embed(encoder, sentences)
-    print(f"embedded in {time.perf_counter() - started:.0f} s", flush=True)
-    check = np.array([_hash(s) % 50 == 0 for s in sentences])
-    head = fit_softmax(
-        features[~check], [labels[i] for i in np.flatnonzero(~check)], classes=CLASSES, l2=L2, steps=STEPS
-    )
-    predicted = head.predict_proba(features[check]).argmax(axis=1)
-    truth = np.array([CLASSES.index(labels[i]) for i in np.flatnonzero(check)])
-    print(f"check accuracy on {check.sum()} held-back SST-2 rows: {np.mean(predicted == truth):.4f}")
-    fit_softmax(features, labels, classes=CLASSES, l2=L2, steps=STEPS).save(out)
+    embed, model_id, args.models_dir = ps.load_encoder(args.encoder, threads=args.threads)
+    features, labels, groups = [], [], []
+    for name in args.data.split(","):
+        texts, names = _read(name, args.sources)
+        print(f"{name}: {len(texts)} rows", flush=True)
+        features.append(ps.embed_cached(embed, model_id, texts, args.cache))
+        labels += names
+        groups += [name] * len(texts)
+    x = np.concatenate(features)
+    classes = CLASSES[args.classes]
+    if args.classes == "binary":
+        labels = [label if label == "negative" else "other" for label in labels]
+    weights = _weights(groups, labels, args.source_balance, args.class_balance)
+    head = fit_softmax(x, labels, classes=classes, l2=args.l2, steps=args.steps, sample_weight=weights)
+    texts, negative = ps.airline_dev(args.airline)
+    airline = ps.embed_cached(embed, model_id, texts, args.cache)
+    p_negative = head.predict_proba(airline)[:, classes.index("negative")]
+    auc = roc_auc(p_negative, negative)
+    print(f"airline_sentiment_dev ROC AUC (negative vs rest, never trained on): {auc:.4f}")
+    if args.dry_run:
+        return
+    out = args.out or args.models_dir / "sentiment_head.npz"
+    head.save(out)
     print(f"wrote {out}")
-    if not args.no_rehash:
-        rehash = [
-            sys.executable,
-            str(ROOT / "scripts" / "export_onnx.py"),
-            "--rehash",
-            "--out",
-            str(out.parent),
-        ]
-        subprocess.run(rehash, check=True)
+    if args.out is None and not args.no_rehash:
+        info = {
+            "command": "python scripts/train_sentiment_head.py " + " ".join(sys.argv[1:]),
+            "classes": list(classes),
+            "rows": {name: groups.count(name) for name in args.data.split(",")},
+            "sources": {name: ps.SENTIMENT_SOURCES[name] for name in args.data.split(",")},
+            "airline_sentiment_dev_auc": round(auc, 4),
+        }
+        ps.record_head(args.models_dir, out.name, info)
+
+
+def _read(name: str, sources: Path) -> tuple[list[str], list[str]]:
+    if name == "sst2":
+        return ps.sst2(ps.SHARED_DATA / "sst2_train.csv")
+    if name == "tweeteval":
+        return ps.tweeteval(sources, "sentiment", ("val", "test"))
+    if name == "emotion":
+        texts, emotions = ps.tweeteval(sources, "emotion", ("train", "val", "test"))
+        return texts, [EMOTION_SENTIMENT[e] for e in emotions]
+    if name in ("apple", "brands"):
+        return ps.crowdflower_tweets(sources, name)
+    raise SystemExit(f"unknown data source {name!r} (sst2, tweeteval, emotion, apple, brands)")
+
+
+def _weights(groups: list[str], labels: list[str], by_source: bool, by_class: bool) -> np.ndarray:
+    """Per-row weights: each source (and within it each class) gets the same total when asked."""
+    keys = [(g if by_source else "", lab if by_class else "") for g, lab in zip(groups, labels, strict=True)]
+    counts: dict[tuple[str, str], int] = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    return np.array([1.0 / counts[key] for key in keys])
 
 
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "sst2_train.csv")
-    parser.add_argument("--encoder", choices=ENCODERS, default="minilm", help="MVR_ENCODER to train for")
-    parser.add_argument("--out", type=Path, help="default: the encoder's directory/sentiment_head.npz")
-    parser.add_argument("--limit", type=int, default=None, help="deterministic subsample of N rows")
+    parser.add_argument("--encoder", default="minilm", help="MVR_ENCODER to train for (its directory)")
+    parser.add_argument("--sources", type=Path, default=ps.DEFAULT_SOURCES, help="directory of fetched repos")
+    parser.add_argument("--data", default=",".join(DEFAULT_DATA), help="comma-separated sources")
+    parser.add_argument("--classes", choices=tuple(CLASSES), default="binary")
+    parser.add_argument("--source-balance", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--class-balance", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--l2", type=float, default=L2)
+    parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument("--airline", type=Path, default=ps.SHARED_DATA / "airline_sentiment_dev.csv")
+    parser.add_argument("--cache", type=Path, default=ps.DEFAULT_CACHE, help="embedding cache directory")
+    parser.add_argument("--out", type=Path, default=None, help="default: MODELS_DIR/sentiment_head.npz")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads")
-    parser.add_argument("--no-rehash", action="store_true", help="do not update manifest.json")
+    parser.add_argument("--dry-run", action="store_true", help="report the AUC, write nothing")
+    parser.add_argument("--no-rehash", action="store_true", help="do not record the head in manifest.json")
     return parser.parse_args()
-
-
-def _read(path: Path, limit: int | None) -> tuple[list[str], list[str]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = [(r["sentence"].strip(), CLASSES[int(r["label"])]) for r in csv.DictReader(fh)]
-    if limit is not None:
-        rows = sorted(rows, key=lambda r: _hash(r[0]))[:limit]
-    return [r[0] for r in rows], [r[1] for r in rows]
-
-
-def _embed(encoder: TextEncoder, sentences: list[str]) -> np.ndarray:
-    ids = encoder.tokenize(sentences)
-    order = np.argsort([len(x) for x in ids], kind="stable")
-    out = np.zeros((len(sentences), encoder.dimension), dtype=np.float32)
-    for start in range(0, len(order), BATCH):
-        chunk = order[start : start + BATCH]
-        out[chunk] = encoder.embed_ids([ids[i] for i in chunk])
-    return out
-
-
-def _hash(text: str) -> int:
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from numbers import Real
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -190,3 +191,28 @@ def test_quality_bootstrap_intervals_hold_the_point_and_narrow_with_rows() -> No
     assert (
         large["macro_f1_ci"][1] - large["macro_f1_ci"][0] < small["macro_f1_ci"][1] - small["macro_f1_ci"][0]
     )
+
+
+def test_urgency_benchmark_reports_auc_per_source_and_skips_missing_data(tmp_path: Path) -> None:
+    result = run_quick("bench_urgency", "--sources", str(tmp_path))
+
+    assert result["benchmark"] == "urgency" and result["quick"] is True
+    assert_machine(result)
+    assert "apache_jira" in result["skipped"] and "fetch github:" in result["skipped"]["apache_jira"]
+    assert set(result["sources"]) | set(result["skipped"]) == {
+        "airline",
+        "apache_jira",
+        "tickets_dev",
+        "tickets_multilingual",
+    }
+    if "airline" in result["sources"]:
+        assert 0.5 < result["sources"]["airline"]["auc_p_negative"] <= 1.0
+    for name, groups in result["sources"].items():
+        if name == "airline":
+            continue
+        for group in groups.values():
+            assert group["rows"] >= group["high"] >= 0
+            if group["auc_s"] is not None:
+                low, high = group["ci95_s"]
+                assert 0.0 <= low <= group["auc_s"] <= high <= 1.0
+                assert 0.0 <= group["auc_cues"] <= 1.0 and 0.0 <= group["auc_p_negative"] <= 1.0

@@ -12,6 +12,7 @@ import pytest
 from mvr.config import DEFAULT_MODELS_DIR, Settings
 from mvr.inference.decision import urgency_label
 from mvr.inference.engine import UNSURE_MARGIN, Engine
+from mvr.inference.urgency import FORMULA, FORMULA_WITH_PRIORITY
 
 TICKETS = [
     "I was charged twice for my subscription this month, please refund one payment.",
@@ -48,7 +49,14 @@ def test_decision_format(engine: Engine) -> None:
         assert explanation["model_version"] == f"{manifest['source']['version']}+{sha[:8]}"
         assert explanation["fallback"] is False and explanation["fallback_reason"] is None
         assert explanation["category_method"] == "prototypes"
-        assert set(explanation["urgency"]) == {"sentiment_negative", "cues", "cue_score", "formula"}
+        assert set(explanation["urgency"]) == {
+            "sentiment_negative",
+            "priority_high",
+            "cues",
+            "cue_score",
+            "formula",
+        }
+        assert explanation["urgency"]["formula"] == FORMULA_WITH_PRIORITY
         json.dumps(decision.to_dict())
 
 
@@ -112,6 +120,26 @@ def test_missing_sentiment_head_falls_back(tmp_path: Path) -> None:
     (models / "sentiment_head.npz").unlink()
     engine = Engine.from_settings(Settings(models_dir=models))
     assert engine.fallback_reason is not None and "sentiment_head.npz" in engine.fallback_reason
+
+
+def test_without_a_priority_head_s_uses_the_seed_formula(tmp_path: Path) -> None:
+    models = _copy_models(tmp_path / "models")
+    (models / "priority_head.npz").unlink()
+    engine = Engine.from_settings(Settings(models_dir=models))
+    try:
+        urgency = engine.decide(TICKETS[1]).explanation["urgency"]
+    finally:
+        engine.close()
+    assert engine.fallback_reason is None
+    assert "priority_high" not in urgency and urgency["formula"] == FORMULA
+
+
+def test_changed_priority_head_fails_the_manifest_check(tmp_path: Path) -> None:
+    models = _copy_models(tmp_path / "models")
+    with open(models / "priority_head.npz", "ab") as fh:
+        fh.write(b"\0")
+    engine = Engine.from_settings(Settings(models_dir=models))
+    assert engine.fallback_reason is not None and "priority_head.npz" in engine.fallback_reason
 
 
 def test_inference_error_answers_with_baseline() -> None:

@@ -28,7 +28,7 @@ from mvr.inference.encoders import SENTIMENT_HEAD, TextEncoder, encoder_dir, loa
 from mvr.inference.language import LanguageDetector, LanguageRouter
 from mvr.inference.linear import LinearHead, softmax
 from mvr.inference.taxonomy import Category, load_categories
-from mvr.inference.urgency import SentimentHead, combine_urgency
+from mvr.inference.urgency import PriorityHead, SentimentHead, combine_urgency
 
 if TYPE_CHECKING:
     from mvr.config import Settings
@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 #: A decision whose top two category probabilities are closer than this says ``unsure``: on the
 #: external set 11% of tickets fell below it, routed right 56% of the time (95% above it).
 UNSURE_MARGIN = 0.3
+#: File name of the optional priority head in the encoder's directory (used when present).
+PRIORITY_HEAD = "priority_head.npz"
 
 
 class Backend(Protocol):
@@ -57,12 +59,14 @@ class EmbeddingBackend:
         categories: CategoryModel,
         sentiment: SentimentHead,
         encoder: TextEncoder,
+        priority: PriorityHead | None = None,
     ) -> None:
         self._batcher = batcher
         self._categories = categories
         self._sentiment = sentiment
         #: The encoder (``max_tokens``, ``windows`` and ``count_tokens`` for long tickets).
         self.encoder = encoder
+        self._priority = priority
 
     @classmethod
     def load(
@@ -81,6 +85,10 @@ class EmbeddingBackend:
             raise InferenceFailed(f"model files missing: {directory / SENTIMENT_HEAD}")
         Manifest.load(directory).verify(SENTIMENT_HEAD)
         sentiment = SentimentHead.load(directory / SENTIMENT_HEAD)
+        priority = None
+        if (directory / PRIORITY_HEAD).is_file():
+            Manifest.load(directory).verify(PRIORITY_HEAD)
+            priority = PriorityHead.load(directory / PRIORITY_HEAD)
         head = LinearHead.load(settings.category_head) if settings.category_head else None
         model = CategoryModel.build(categories, encoder.encode, head=head)
         batcher = MicroBatcher(
@@ -90,7 +98,7 @@ class EmbeddingBackend:
             max_wait_ms=settings.batch_max_wait_ms,
             runners=runners,
         )
-        return cls(batcher, model, sentiment, encoder)
+        return cls(batcher, model, sentiment, encoder, priority)
 
     @property
     def category_method(self) -> str:
@@ -117,11 +125,14 @@ class EmbeddingBackend:
         embeddings = self.embed([*texts, *(c.text for cs in chunks for c in cs)])
         logits = self._categories.logits(embeddings)
         p_negative = self._sentiment.p_negative(embeddings)
+        p_high = self._priority.p_high(embeddings) if self._priority is not None else None
         decisions, offset = [], len(texts)
         for i, (text, ticket_chunks) in enumerate(zip(texts, chunks, strict=True)):
             rest = slice(offset, offset + len(ticket_chunks))
             pooled = pool_scores(logits[i], logits[rest], float(p_negative[i]), p_negative[rest])
-            decisions.append(self._decision(text, pooled, ticket_chunks))
+            # Like P(negative), P(high) is the most urgent of the whole text and its chunks.
+            high = None if p_high is None else float(p_high[rest].max(initial=p_high[i]))
+            decisions.append(self._decision(text, pooled, ticket_chunks, high))
             offset = rest.stop
         return decisions
 
@@ -129,8 +140,10 @@ class EmbeddingBackend:
         """Stop the micro-batcher."""
         self._batcher.close()
 
-    def _decision(self, text: str, pooled: PooledScores, chunks: Sequence[Chunk]) -> Decision:
-        s, urgency = combine_urgency(pooled.p_negative, text)
+    def _decision(
+        self, text: str, pooled: PooledScores, chunks: Sequence[Chunk], p_high: float | None
+    ) -> Decision:
+        s, urgency = combine_urgency(pooled.p_negative, text, p_high)
         names = self._categories.names
         probs = softmax(pooled.logits[None, :])[0]
         top, runner_up = np.sort(probs)[::-1][:2]

@@ -95,6 +95,7 @@ def fit_softmax(
     steps: int = DEFAULT_STEPS,
     learning_rate: float = DEFAULT_LEARNING_RATE,
     class_weight: str | None = None,
+    sample_weight: np.ndarray | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> LinearHead:
     """Fit a softmax regression with full-batch Adam; deterministic.
@@ -107,6 +108,7 @@ def fit_softmax(
         steps: Number of Adam steps.
         learning_rate: Adam step size.
         class_weight: ``"balanced"`` weighs each class by n / (k * count).
+        sample_weight: Optional weight [n] of each example, multiplied with the class weight.
         progress: Called with 1 after each step.
 
     Returns:
@@ -117,7 +119,7 @@ def fit_softmax(
     y = np.array([index[label] for label in labels])
     x = features.astype(np.float64)
     onehot = np.eye(len(names))[y]
-    sample_w = _sample_weights(y, len(names), class_weight)
+    sample_w = _sample_weights(y, len(names), class_weight, sample_weight)
     params = [np.zeros((x.shape[1], len(names))), np.zeros(len(names))]
     moments = [[np.zeros_like(p), np.zeros_like(p)] for p in params]
     for step in range(1, steps + 1):
@@ -130,13 +132,17 @@ def fit_softmax(
     return LinearHead(params[0].astype(np.float32), params[1].astype(np.float32), names)
 
 
-def _sample_weights(y: np.ndarray, k: int, class_weight: str | None) -> np.ndarray:
+def _sample_weights(
+    y: np.ndarray, k: int, class_weight: str | None, sample_weight: np.ndarray | None
+) -> np.ndarray:
     counts = np.bincount(y, minlength=k).astype(np.float64)
     if class_weight == "balanced":
         per_class = len(y) / (k * np.maximum(counts, 1.0))
     else:
         per_class = np.ones(k)
     weights = per_class[y]
+    if sample_weight is not None:
+        weights = weights * np.asarray(sample_weight, dtype=np.float64)
     return weights / weights.sum()
 
 

@@ -1,8 +1,9 @@
-"""Urgency S: sentiment head on the embedding plus urgency cues.
+"""Urgency S: sentiment head on the embedding, an optional priority head, and urgency cues.
 
-S = 1 - (1 - SENTIMENT_WEIGHT * P(negative)) * (1 - cue_score). Both parts are
-evidence in [0, 1], combined as independent evidence, so S stays in [0, 1] and
-either a very negative tone or a strong cue alone can make a ticket urgent.
+S = 1 - (1 - SENTIMENT_WEIGHT * P(negative)) * (1 - PRIORITY_WEIGHT * P(high)) * (1 - cue_score).
+Each part is evidence in [0, 1], combined as independent evidence, so S stays in [0, 1] and a very
+negative tone, a ticket that reads like the high-priority ones, or a strong cue alone can make a
+ticket urgent. Without a priority head the middle factor is 1 (the seed's formula).
 """
 
 from __future__ import annotations
@@ -16,53 +17,107 @@ from mvr.errors import InferenceFailed
 from mvr.inference.cues import cue_score, match_cues
 from mvr.inference.linear import LinearHead
 
-__all__ = ["FORMULA", "SENTIMENT_WEIGHT", "SentimentHead", "combine_urgency"]
+__all__ = [
+    "FORMULA",
+    "FORMULA_WITH_PRIORITY",
+    "PRIORITY_WEIGHT",
+    "SENTIMENT_WEIGHT",
+    "PriorityHead",
+    "SentimentHead",
+    "combine_urgency",
+]
 
 #: How much a surely negative tone alone counts as urgency evidence.
 SENTIMENT_WEIGHT = 0.6
-#: The formula, as shown in every decision's explanation.
+#: How much a ticket surely like the high-priority ones alone counts as urgency evidence.
+PRIORITY_WEIGHT = 0.6
+#: The formula, as shown in every decision's explanation (no priority head).
 FORMULA = f"S = 1 - (1 - {SENTIMENT_WEIGHT} * sentiment_negative) * (1 - cue_score)"
+#: The formula with a priority head.
+FORMULA_WITH_PRIORITY = (
+    f"S = 1 - (1 - {SENTIMENT_WEIGHT} * sentiment_negative) * (1 - {PRIORITY_WEIGHT} * priority_high)"
+    " * (1 - cue_score)"
+)
 #: Class name of the negative class in the sentiment head.
 NEGATIVE = "negative"
+#: Class name of the high-priority class in the priority head.
+HIGH = "high"
 
 
-def combine_urgency(p_negative: float, text: str) -> tuple[float, dict[str, Any]]:
-    """Combine P(negative) with the cues found in ``text`` into urgency S.
+def combine_urgency(
+    p_negative: float, text: str, p_high: float | None = None
+) -> tuple[float, dict[str, Any]]:
+    """Combine P(negative), P(high) when there is a priority head, and the cues of ``text`` into S.
 
     Args:
         p_negative: Probability that the text is negative, in [0, 1].
         text: The ticket text, searched for urgency cues.
+        p_high: Probability that the ticket is high priority, or None without a priority head.
 
     Returns:
-        S in [0, 1] and the explanation ``{sentiment_negative, cues, cue_score, formula}``.
+        S in [0, 1] and the explanation ``{sentiment_negative, cues, cue_score, formula}``, plus
+        ``priority_high`` when ``p_high`` is given.
     """
-    p = min(max(float(p_negative), 0.0), 1.0)
+    p = _unit(p_negative)
     cues = match_cues(text)
     cues_part = cue_score(cues)
-    s = 1.0 - (1.0 - SENTIMENT_WEIGHT * p) * (1.0 - cues_part)
-    explanation = {
-        "sentiment_negative": round(p, 4),
-        "cues": [c.name for c in cues],
-        "cue_score": round(cues_part, 4),
-        "formula": FORMULA,
-    }
-    return min(max(s, 0.0), 1.0), explanation
+    remaining = (1.0 - SENTIMENT_WEIGHT * p) * (1.0 - cues_part)
+    explanation: dict[str, Any] = {"sentiment_negative": round(p, 4)}
+    if p_high is not None:
+        high = _unit(p_high)
+        remaining *= 1.0 - PRIORITY_WEIGHT * high
+        explanation["priority_high"] = round(high, 4)
+    explanation.update(
+        cues=[c.name for c in cues],
+        cue_score=round(cues_part, 4),
+        formula=FORMULA if p_high is None else FORMULA_WITH_PRIORITY,
+    )
+    return _unit(1.0 - remaining), explanation
 
 
-class SentimentHead:
-    """P(negative) from sentence embeddings, by a linear head trained on SST-2."""
+def _unit(value: float) -> float:
+    return min(max(float(value), 0.0), 1.0)
+
+
+class _ClassHead:
+    """One column of a ``LinearHead``'s probabilities, named by class."""
+
+    role = "linear"
+    column_class = ""
 
     def __init__(self, head: LinearHead) -> None:
-        if NEGATIVE not in head.classes:
-            raise InferenceFailed(f"sentiment head has no {NEGATIVE!r} class: {head.classes}")
+        if self.column_class not in head.classes:
+            raise InferenceFailed(f"{self.role} head has no {self.column_class!r} class: {head.classes}")
         self._head = head
-        self._column = head.classes.index(NEGATIVE)
+        self._column = head.classes.index(self.column_class)
 
     @classmethod
-    def load(cls, path: Path) -> SentimentHead:
+    def load(cls, path: Path) -> Any:
         """Read the head from an ``.npz`` file written by ``LinearHead.save``."""
         return cls(LinearHead.load(path))
 
+    def probability(self, embeddings: np.ndarray) -> np.ndarray:
+        """Return P(class) [n] for embeddings [n, d]."""
+        return self._head.predict_proba(embeddings)[:, self._column]
+
+
+class SentimentHead(_ClassHead):
+    """P(negative) from sentence embeddings (trained by ``scripts/train_sentiment_head.py``)."""
+
+    role = "sentiment"
+    column_class = NEGATIVE
+
     def p_negative(self, embeddings: np.ndarray) -> np.ndarray:
         """Return P(negative) [n] for embeddings [n, d]."""
-        return self._head.predict_proba(embeddings)[:, self._column]
+        return self.probability(embeddings)
+
+
+class PriorityHead(_ClassHead):
+    """P(high priority) from sentence embeddings (trained by ``scripts/train_urgency_head.py``)."""
+
+    role = "priority"
+    column_class = HIGH
+
+    def p_high(self, embeddings: np.ndarray) -> np.ndarray:
+        """Return P(high) [n] for embeddings [n, d]."""
+        return self.probability(embeddings)

@@ -1,0 +1,296 @@
+"""Public training and evaluation data for the urgency heads, read from pinned Git commits.
+
+Nothing here is committed data: each source names a public GitHub repository, a commit and the
+files it reads. Bring the repositories here first (one bare mirror per repository) and point
+``--sources`` at the directory holding them. Accepted layouts, for ``owner/name``:
+``<dir>/owner+name/repo`` (what the project's ``fetch`` tool writes), ``<dir>/owner+name`` or
+``<dir>/owner/name`` (a plain ``git clone``). Files are read with ``git show COMMIT:PATH``, so a
+later commit of the repository never changes a rebuilt head.
+
+Embeddings are cached per encoder and source under ``--cache`` (default ``.cache/heads``, not
+committed) so that trying another lever does not embed everything again.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mvr.inference import encoders
+from mvr.inference.encoder import Manifest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+DEFAULT_SOURCES = Path("/work/.mirror")
+DEFAULT_CACHE = ROOT / ".cache" / "heads"
+#: Text batch size for embedding (texts are sorted by length first, so batches are deterministic).
+BATCH = 64
+
+
+@dataclass(frozen=True)
+class GitSource:
+    """Files of one public repository at one commit."""
+
+    repo: str
+    commit: str
+    licence: str
+
+    def read(self, sources: Path, path: str, encoding: str = "utf-8") -> str:
+        """Return the text of ``path`` at this commit.
+
+        Raises:
+            FileNotFoundError: The repository is not under ``sources`` or lacks the file.
+        """
+        git_dir = self.git_dir(sources)
+        done = subprocess.run(
+            ["git", "--git-dir", str(git_dir), "show", f"{self.commit}:{path}"],
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise FileNotFoundError(f"{self.repo}@{self.commit[:8]}:{path}: {done.stderr.decode().strip()}")
+        return done.stdout.decode(encoding)
+
+    def git_dir(self, sources: Path) -> Path:
+        """The Git directory of this repository under ``sources``."""
+        owner, name = self.repo.split("/")
+        for candidate in (
+            sources / f"{owner}+{name}" / "repo",
+            sources / f"{owner}+{name}",
+            sources / owner / name,
+        ):
+            if (candidate / "HEAD").is_file():
+                return candidate
+            if (candidate / ".git").exists():
+                return candidate / ".git"
+        raise FileNotFoundError(f"{self.repo} is not under {sources} (fetch github:{self.repo} first)")
+
+
+def source_entry(source: GitSource, paths: Sequence[str]) -> dict[str, object]:
+    """How a manifest names one Git source."""
+    return {"repo": source.repo, "commit": source.commit, "paths": list(paths), "licence": source.licence}
+
+
+TWEETEVAL = GitSource(
+    "cardiffnlp/tweeteval",
+    "4fbd22cd78421f05b1ecdb4fc5725bc7a7bd8f66",
+    "TweetEval: no restrictions from its authors; tweets under Twitter's terms; SemEval-2017 Task 4 "
+    "(sentiment) and SemEval-2018 Task 1 (emotion) terms apply",
+)
+#: Apache Jira issues (public issue tracker), as scraped into these repositories.
+JIRA_NUTCH = GitSource(
+    "IshangKansal/jira-scraper",
+    "5e6c0cae292d8c21b82369ddbaf6d756352e6842",
+    "Apache Nutch issues from the ASF's public Jira (issues.apache.org); the scraper repository states "
+    "no data licence",
+)
+JIRA_KAFKA_SPARK = GitSource(
+    "kunal29july/Jira-Scraper-ETL",
+    "0c33b05199efa3d31c74a934292af7b67e83b687",
+    "Apache Kafka and Spark issues from the ASF's public Jira; the scraper repository states no data licence",
+)
+JIRA_ACE_AMQCPP = GitSource(
+    "Mainak431/Jira-scrapper-for-LLM",
+    "a78d149d30fefb41e057497cd878623c05f04e44",
+    "Apache ACE and ActiveMQ-CPP issues from the ASF's public Jira; the scraper repository states no data "
+    "licence",
+)
+
+
+def tweeteval(sources: Path, task: str, splits: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Texts and label names of TweetEval ``task`` (``sentiment`` or ``emotion``) for ``splits``."""
+    mapping = [
+        line.split("\t")[1].strip()
+        for line in _lines(TWEETEVAL.read(sources, f"datasets/{task}/mapping.txt"))
+    ]
+    texts: list[str] = []
+    labels: list[str] = []
+    for split in splits:
+        split_texts = _lines(TWEETEVAL.read(sources, f"datasets/{task}/{split}_text.txt"))
+        split_labels = _lines(TWEETEVAL.read(sources, f"datasets/{task}/{split}_labels.txt"))
+        if len(split_texts) != len(split_labels):
+            raise ValueError(
+                f"tweeteval {task}/{split}: {len(split_texts)} texts, {len(split_labels)} labels"
+            )
+        texts += [t.strip() for t in split_texts]
+        labels += [mapping[int(label)] for label in split_labels]
+    return texts, labels
+
+
+APPLE_TWEETS = GitSource(
+    "DataForScience/NLP",
+    "e060ffabe6620f9c6034ee76018551f9dbf5fc19",
+    "Apple Twitter Sentiment (CrowdFlower 'Data for Everyone', 2014; the copy states no licence for the "
+    "data, the repository is MIT); tweets under Twitter's terms",
+)
+BRAND_TWEETS = GitSource(
+    "AlvinKN/Phase4Project",
+    "4d87a68d03a59be3171647148db62a1badd77e7e",
+    "Brands and Product Emotions, SXSW 2013 tweets (CrowdFlower 'Data for Everyone'; the copy states no "
+    "licence); tweets under Twitter's terms",
+)
+#: Sentiment of the Apple tweets (1 negative, 3 neutral, 5 positive; ``not_relevant`` dropped).
+APPLE_SENTIMENT = {"1": "negative", "3": "neutral", "5": "positive"}
+#: Sentiment of the brand tweets ("I can't tell" dropped).
+BRAND_SENTIMENT = {
+    "Negative emotion": "negative",
+    "No emotion toward brand or product": "neutral",
+    "Positive emotion": "positive",
+}
+
+
+#: How the manifest names each sentiment training source.
+SENTIMENT_SOURCES: dict[str, dict[str, object]] = {
+    "sst2": {
+        "data": "GLUE SST-2 train split, ../shared/data/sst2_train.csv "
+        "(from awake020/pytorch_Bert_sst2 @ ce2ab171, SST-2/train.tsv)",
+        "licence": "SST terms: research use with citation of Socher et al. (2013); not redistributed",
+    },
+    "tweeteval": source_entry(
+        TWEETEVAL, [f"datasets/sentiment/{s}_{k}.txt" for s in ("val", "test") for k in ("text", "labels")]
+    ),
+    "emotion": source_entry(
+        TWEETEVAL,
+        [f"datasets/emotion/{s}_{k}.txt" for s in ("train", "val", "test") for k in ("text", "labels")],
+    ),
+    "apple": source_entry(APPLE_TWEETS, ["data/Apple-Twitter-Sentiment-DFE.csv"]),
+    "brands": source_entry(BRAND_TWEETS, ["judge-1377884607_tweet_product_company.csv"]),
+}
+
+
+def crowdflower_tweets(sources: Path, which: str) -> tuple[list[str], list[str]]:
+    """Texts and sentiment names of the ``apple`` or ``brands`` tweets (rows without a label dropped)."""
+    source, path, text_column, label_column, mapping = {
+        "apple": (APPLE_TWEETS, "data/Apple-Twitter-Sentiment-DFE.csv", "text", "sentiment", APPLE_SENTIMENT),
+        "brands": (
+            BRAND_TWEETS,
+            "judge-1377884607_tweet_product_company.csv",
+            "tweet_text",
+            "is_there_an_emotion_directed_at_a_brand_or_product",
+            BRAND_SENTIMENT,
+        ),
+    }[which]
+    rows = csv.DictReader(io.StringIO(source.read(sources, path, encoding="latin-1"), newline=""))
+    kept = [(r[text_column].strip(), mapping[r[label_column]]) for r in rows if r[label_column] in mapping]
+    kept = [(t, label) for t, label in kept if t]
+    return [t for t, _ in kept], [label for _, label in kept]
+
+
+#: Apache Jira issues never trained on (evaluation): project -> (source, path).
+JIRA_EVAL = {
+    "NUTCH": (JIRA_NUTCH, "data/processed/shards/shard_1.jsonl"),
+    "KAFKA": (JIRA_KAFKA_SPARK, "data/processed/KAFKA_issues.jsonl"),
+    "SPARK": (JIRA_KAFKA_SPARK, "data/processed/SPARK_issues.jsonl"),
+}
+#: Apache Jira issues the priority head trains on (other projects than the evaluation ones).
+JIRA_TRAIN = {
+    "ACE": (JIRA_ACE_AMQCPP, "output/ace_issues.jsonl"),
+    "AMQCPP": (JIRA_ACE_AMQCPP, "output/amqcpp_issues.jsonl"),
+}
+
+
+def jira_issues(sources: Path, files: dict[str, tuple[GitSource, str]]) -> dict[str, list[tuple[str, str]]]:
+    """(title + description, Jira priority) per Apache project of ``files``, deduplicated by issue key."""
+    projects: dict[str, list[tuple[str, str]]] = {}
+    for project, (source, path) in files.items():
+        seen: dict[str, tuple[str, str]] = {}
+        for line in _lines(source.read(sources, path)):
+            issue = json.loads(line)
+            key = issue.get("issue_key") or issue.get("issue_id") or issue.get("id")
+            text = f"{issue.get('title') or ''}\n{issue.get('description') or ''}".strip()
+            if key and text and issue.get("priority"):
+                seen[key] = (text, str(issue["priority"]))
+        projects[project] = [seen[k] for k in sorted(seen)]
+    return projects
+
+
+def sst2(path: Path) -> tuple[list[str], list[str]]:
+    """SST-2 train sentences and ``negative``/``positive`` labels."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = [
+            (r["sentence"].strip(), ("negative", "positive")[int(r["label"])]) for r in csv.DictReader(fh)
+        ]
+    return [r[0] for r in rows], [r[1] for r in rows]
+
+
+def airline_dev(path: Path) -> tuple[list[str], list[bool]]:
+    """Airline tweets and whether each is negative (the measuring set; never trained on)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return [r["text"] for r in rows], [r["sentiment"] == "negative" for r in rows]
+
+
+def load_encoder(name: str, threads: int = 0) -> tuple[Callable[[list[str]], np.ndarray], str, Path]:
+    """An embedding function for encoder ``name`` (``MVR_ENCODER``), an id of its model, and its directory.
+
+    The id (for the cache) is the encoder's name and its manifest's model files, heads left out.
+    """
+    models = ROOT / "models_export"
+    encoder = encoders.load_encoder(name, models, threads=threads)
+    directory = encoders.encoder_dir(models, name)
+    files = Manifest.load(directory).data.get("files", {})
+    model_files = (
+        {k: v for k, v in files.items() if not str(k).endswith(".npz")} if isinstance(files, dict) else files
+    )
+    model_id = name + ":" + hashlib.sha256(json.dumps(model_files, sort_keys=True).encode()).hexdigest()
+
+    def embed(texts: list[str]) -> np.ndarray:
+        ids = encoder.tokenize(texts)
+        order = np.argsort([len(x) for x in ids], kind="stable")
+        out: np.ndarray | None = None
+        for start in range(0, len(order), BATCH):
+            chunk = order[start : start + BATCH]
+            part = encoder.embed_ids([ids[i] for i in chunk])
+            if out is None:
+                out = np.zeros((len(texts), part.shape[1]), dtype=np.float32)
+            out[chunk] = part
+        return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+
+    return embed, model_id, directory
+
+
+def embed_cached(
+    embed: Callable[[list[str]], np.ndarray], model_id: str, texts: list[str], cache: Path | None
+) -> np.ndarray:
+    """``embed(texts)``, read from or written to ``cache`` (keyed by model and texts)."""
+    if cache is None:
+        return embed(texts)
+    digest = hashlib.sha256(model_id.encode())
+    for text in texts:
+        digest.update(hashlib.sha256(text.encode("utf-8")).digest())
+    path = cache / f"{digest.hexdigest()[:32]}.npy"
+    if path.is_file():
+        return np.load(path)
+    features = embed(texts)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, features)
+    return features
+
+
+def record_head(models_dir: Path, file_name: str, info: dict[str, object]) -> None:
+    """Write ``info`` (sources, licences, rows, figures) as ``heads.<file_name>`` of the manifest; rehash.
+
+    Only ``models_dir``'s own manifest is touched; ``scripts/export_onnx.py --rehash`` keeps this entry.
+    """
+    path = models_dir / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest.setdefault("heads", {})[file_name] = info
+    manifest["heads"] = dict(sorted(manifest["heads"].items()))
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "export_onnx.py"), "--rehash", "--out", str(models_dir)],
+        check=True,
+    )
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.split("\n") if line.strip()]
