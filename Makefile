@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: install install-test run test lint bench clean
+.PHONY: install install-test browser run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,14 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+# The page tests drive Debian's chromium through its chromedriver (installed when missing).
+browser:
+	@scripts/ensure_chromium.sh
+
 run: install
 	$(BIN)/mvr up
 
-test: install-test
+test: install-test browser
 	$(BIN)/ruff check mvr tests scripts benchmarks
 	$(BIN)/mypy mvr
 	$(BIN)/pytest -q

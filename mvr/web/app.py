@@ -13,7 +13,8 @@ from mvr.store import AsyncTicketStore, connect_async
 from mvr.web.errors import install_error_handlers
 from mvr.web.metrics import MetricsResource
 from mvr.web.middleware import ApiKeyMiddleware, MetricsMiddleware
-from mvr.web.openapi import SWAGGER_ASSETS, DocsResource, OpenApiResource
+from mvr.web.openapi import OpenApiResource
+from mvr.web.pages import STATIC_DIR, STATIC_PREFIX, HtmlPageResource, RootResource
 from mvr.web.resources import (
     CorrectionResource,
     HealthResource,
@@ -60,6 +61,8 @@ def create_app(settings: Settings | None = None) -> falcon.asgi.App:
     app.add_route("/ready", ReadyResource(store))
     app.add_route("/metrics", MetricsResource(settings.prometheus_multiproc_dir))
     app.add_route("/openapi.json", OpenApiResource(bool(settings.api_key), categories))
-    app.add_route("/docs", DocsResource())
-    app.add_static_route("/docs/static", str(SWAGGER_ASSETS))
+    app.add_route("/docs", HtmlPageResource("docs.html"))
+    app.add_route("/ui", HtmlPageResource("ui/index.html"))
+    app.add_route("/", RootResource())
+    app.add_static_route(STATIC_PREFIX, str(STATIC_DIR))
     return app

@@ -9,11 +9,14 @@ from typing import Any
 import falcon
 
 from mvr.web.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from mvr.web.pages import STATIC_PREFIX
 
 __all__ = ["ApiKeyMiddleware", "MetricsMiddleware", "PUBLIC_PATHS"]
 
-#: Paths anyone may read, even when ``MVR_API_KEY`` is set.
-PUBLIC_PATHS = ("/health", "/docs", "/openapi.json")
+#: Paths anyone may read, even when ``MVR_API_KEY`` is set: liveness, the API's description and
+#: the browser pages with their static files (they hold no data; the pages ask for the key).
+PUBLIC_PATHS = frozenset({"/", "/health", "/docs", "/openapi.json", "/ui"})
+_PUBLIC_PREFIX = STATIC_PREFIX + "/"
 
 
 class ApiKeyMiddleware:
@@ -23,7 +26,7 @@ class ApiKeyMiddleware:
         self._api_key = api_key.encode()
 
     async def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if req.path.startswith(PUBLIC_PATHS):
+        if req.path in PUBLIC_PATHS or req.path.startswith(_PUBLIC_PREFIX):
             return
         given = (req.get_header("X-API-Key") or "").encode()
         if not hmac.compare_digest(given, self._api_key):

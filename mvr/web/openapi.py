@@ -1,4 +1,4 @@
-"""OpenAPI 3.1 document and an offline Swagger UI (assets bundled, no CDN)."""
+"""OpenAPI 3.1 document of the API (Swagger UI renders it at /docs, see ``mvr.web.pages``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from typing import Any
 
 import falcon
 import msgspec
-from swagger_ui_bundle import swagger_ui_path
 
 from mvr.ticket import TicketStatus
 from mvr.web.head import HeadLikeGet
@@ -21,22 +20,7 @@ from mvr.web.schemas import (
     ticket_in_schema_extra,
 )
 
-__all__ = ["DocsResource", "OpenApiResource", "SWAGGER_ASSETS", "openapi_document"]
-
-#: Directory of Swagger UI's JS and CSS, served under /docs/static.
-SWAGGER_ASSETS = swagger_ui_path
-
-_DOCS_HTML = b"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>MVR API</title>
-<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
-<body><div id="swagger-ui"></div>
-<script src="/docs/static/swagger-ui-bundle.js"></script>
-<script src="/docs/static/swagger-ui-standalone-preset.js"></script>
-<script>
-window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", validatorUrl: null,
-  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: "StandaloneLayout"});
-</script></body></html>
-"""
+__all__ = ["OpenApiResource", "openapi_document"]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -97,6 +81,13 @@ def _action(
     return {"post": operation}
 
 
+#: The body "Try it out" starts from (Swagger UI would fill every field with "", which is a 422).
+_TICKET_EXAMPLE = {
+    "subject": "Cannot log in since this morning",
+    "body": "The app says my password is wrong although I reset it twice. Please help, it is urgent.",
+}
+
+
 def _operations() -> dict[str, Any]:
     ticket_id = _TICKET_ID
     page = [
@@ -131,7 +122,7 @@ def _operations() -> dict[str, Any]:
                 "parameters": [idem],
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": {"schema": _ref("TicketIn")}},
+                    "content": {"application/json": {"schema": _ref("TicketIn"), "example": _TICKET_EXAMPLE}},
                 },
                 "responses": {
                     "202": _json(_ref("TicketAccepted"), "Accepted; triage runs in the background."),
@@ -274,11 +265,3 @@ class OpenApiResource(HeadLikeGet):
     async def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.data = self._body
         resp.content_type = falcon.MEDIA_JSON
-
-
-class DocsResource(HeadLikeGet):
-    """GET /docs: Swagger UI page whose assets come from this server."""
-
-    async def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.data = _DOCS_HTML
-        resp.content_type = falcon.MEDIA_HTML
