@@ -1,0 +1,115 @@
+"""/ui in a real browser: the live queue, a ticket's detail, filters and the lifecycle buttons.
+
+Each test starts the real API and a worker (baseline backend: the cue words below decide S).
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from tests.browser import browser_fixture, screenshot, wait_until  # noqa: F401  (registers browser)
+from tests.conftest import wait_for_status
+
+API_KEY = "queue-s3cret"
+#: Subjects whose S differ (baseline cues): most urgent first.
+TICKETS = (
+    "Production outage, everything is down, fix it asap",
+    "I was charged twice, I want a refund, this is unacceptable",
+    "How do I change my password?",
+)
+
+
+class Api:
+    """The running MVR, as the tests check it (``X-API-Key`` when set)."""
+
+    def __init__(self, base: str, api_key: str = "") -> None:
+        self.base = base
+        self._headers = {"X-API-Key": api_key} if api_key else {}
+
+    def get(self, path: str) -> dict:
+        response = httpx.get(f"{self.base}{path}", headers=self._headers, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def status(self, ticket_id: str) -> dict:
+        return self.get(f"/tickets/{ticket_id}/status")
+
+    def submit(self, subject: str) -> str:
+        response = httpx.post(f"{self.base}/tickets", json={"subject": subject}, headers=self._headers)
+        assert response.status_code == 202, response.text
+        return response.json()["ticket_id"]
+
+    def triaged(self, *subjects: str) -> list[str]:
+        """Submit ``subjects`` and wait until each is completed; return their ids."""
+        ids = [self.submit(subject) for subject in subjects]
+        for ticket_id in ids:
+            wait_for_status(lambda t=ticket_id: self.status(t), "completed")
+        return ids
+
+
+@pytest.fixture
+def mvr(start_worker, start_api, request: pytest.FixtureRequest) -> Api:
+    """A running MVR (API and worker); ``@pytest.mark.parametrize("mvr", [key], indirect=True)``."""
+    api_key = getattr(request, "param", "")
+    start_worker(threads=2)
+    return Api(start_api(MVR_API_KEY=api_key), api_key)
+
+
+def _rows(browser: WebDriver) -> list[str]:
+    rows = browser.find_elements(By.CSS_SELECTOR, "#queue tbody tr[data-ticket-id]")
+    return [row.get_attribute("data-ticket-id") for row in rows]
+
+
+def _row(browser: WebDriver, ticket_id: str):
+    return browser.find_element(By.CSS_SELECTOR, f'#queue tr[data-ticket-id="{ticket_id}"]')
+
+
+def _text_of(browser: WebDriver, css: str) -> str:
+    return browser.find_element(By.CSS_SELECTOR, css).text
+
+
+def _enter_api_key(browser: WebDriver, api_key: str) -> None:
+    field = wait_until(browser, lambda b: b.find_element(By.CSS_SELECTOR, "#api-key-dialog[open] #api-key"))
+    field.send_keys(api_key)
+    browser.find_element(By.CSS_SELECTOR, "#api-key-dialog button[type=submit]").click()
+
+
+@pytest.mark.parametrize("mvr", [API_KEY], indirect=True)
+def test_queue_page_asks_for_the_key_and_shows_tickets_most_urgent_first(
+    browser: WebDriver, mvr: Api
+) -> None:
+    # Given three triaged tickets and MVR_API_KEY set
+    ids = mvr.triaged(*TICKETS)
+
+    # When a browser opens / and gives the key it is asked for
+    browser.get(f"{mvr.base}/")
+    assert browser.current_url == f"{mvr.base}/ui"
+    _enter_api_key(browser, API_KEY)
+
+    # Then the queue shows them most urgent first, as /queue orders them
+    wait_until(browser, lambda b: len(_rows(b)) == 3)
+    queue = mvr.get("/queue")["items"]
+    assert _rows(browser) == [item["ticket_id"] for item in queue] == ids
+    scores = [float(_row(browser, t).find_element(By.CSS_SELECTOR, ".score").text.split()[0]) for t in ids]
+    assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1]
+
+    # And a new ticket appears without a reload (the page polls)
+    browser.execute_script("window.notReloaded = true")
+    newest = mvr.triaged("Is there a dark mode?")[0]
+    wait_until(browser, lambda b: newest in _rows(b))
+    assert browser.execute_script("return window.notReloaded") is True
+
+    # And a ticket's detail shows its scores and the explanation
+    _row(browser, ids[0]).click()
+    doc = mvr.status(ids[0])
+    wait_until(browser, lambda b: _text_of(b, "#detail-title").endswith(ids[0]))
+    assert _text_of(browser, "#detail-category") == doc["category"]
+    explanation = _text_of(browser, "#explanation")
+    assert doc["explanation"]["backend"] in explanation
+    assert doc["explanation"]["urgency"]["cues"]
+    assert all(cue in _text_of(browser, "#detail-cues") for cue in doc["explanation"]["urgency"]["cues"])
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#detail .scores tr")) == len(doc["scores"])
+    screenshot(browser, "queue")
