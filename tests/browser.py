@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -67,8 +68,14 @@ def browser_fixture(tmp_path: Path) -> Iterator[webdriver.Chrome]:
 
 
 def wait_until(driver: webdriver.Chrome, condition: Callable[[webdriver.Chrome], Any]) -> Any:
-    """Wait for ``condition(driver)`` to be truthy and return it; fail after ``PAGE_TIMEOUT_S``."""
-    return WebDriverWait(driver, PAGE_TIMEOUT_S, poll_frequency=0.1).until(condition)
+    """Wait for ``condition(driver)`` to be truthy and return it; fail after ``PAGE_TIMEOUT_S``.
+
+    An element missing or replaced while the page re-renders (it polls) counts as "not yet".
+    """
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, PAGE_TIMEOUT_S, poll_frequency=0.1, ignored_exceptions=ignored).until(
+        condition
+    )
 
 
 def screenshot(driver: webdriver.Chrome, name: str) -> Path:

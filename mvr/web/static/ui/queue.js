@@ -58,6 +58,7 @@ document.addEventListener("alpine:init", () => {
     busy: false,
 
     init() {
+      this.loadCategories();
       this.refresh();
       setInterval(() => this.refresh(), POLL_MS);
     },
@@ -133,6 +134,14 @@ document.addEventListener("alpine:init", () => {
       this.refresh();
     },
 
+    /** Categories MVR knows, from its public OpenAPI document (the correction's enum). */
+    async loadCategories() {
+      await this.attempt(async () => {
+        const spec = await this.request("GET", "/openapi.json");
+        this.learnCategories(spec.components?.schemas?.CorrectionIn?.properties?.category?.enum ?? []);
+      });
+    },
+
     learnCategories(names) {
       const known = new Set(this.categories);
       for (const name of names) if (name) known.add(name);
@@ -189,6 +198,7 @@ document.addEventListener("alpine:init", () => {
       await this.attempt(async () => {
         this.show(await this.request("POST", `/tickets/${encodeURIComponent(ticketId)}/category`, body));
         this.say(`Recorded ${this.correction} as the category of ${ticketId}.`);
+        this.refresh();
       });
     },
 
@@ -205,8 +215,8 @@ document.addEventListener("alpine:init", () => {
       if (isTyping(event.target)) return;
       const actions = {
         n: () => this.takeNext(),
-        r: () => this.detail?.status === "taken" && this.act("resolve"),
-        b: () => this.detail?.status === "taken" && this.act("requeue"),
+        r: () => this.allows("resolve") && this.act("resolve"),
+        b: () => this.allows("requeue") && this.act("requeue"),
         c: () => document.getElementById("correct-category")?.focus(),
         j: () => this.move(1),
         k: () => this.move(-1),
@@ -218,6 +228,11 @@ document.addEventListener("alpine:init", () => {
       }
     },
 
+    /** Whether the open ticket's status allows ``action`` (its status document lists them). */
+    allows(action) {
+      return Boolean(this.detail?.actions?.includes(action));
+    },
+
     summary() {
       return this.total ? `${this.offset + 1}–${this.offset + this.items.length} of ${this.total}` : "";
     },
@@ -225,6 +240,11 @@ document.addEventListener("alpine:init", () => {
     scoreText(ticket) {
       if (ticket.urgency_score == null) return "—";
       return `${twoDecimals(ticket.urgency_score)} ${ticket.urgency_label ?? ""}`.trim();
+    },
+
+    categoryText(item) {
+      if (item.correction) return `${item.correction.category} ✎`;
+      return item.category ?? "—";
     },
 
     age: ageOf,
