@@ -295,6 +295,7 @@ def test_api_key_opens_routes_and_public_paths_stay_open(mvr_env: dict) -> None:
     assert accepted.status_code == 202
     for path in ("/health", "/docs", "/openapi.json", "/ui", "/static/ui/queue.js"):
         assert client.simulate_get(path).status_code == 200
+        assert client.simulate_head(path).status_code == 200
     assert client.simulate_get("/").headers["location"] == "/ui"
     assert client.simulate_get("/openapi.json").json["security"] == [{"ApiKey": []}]
 
