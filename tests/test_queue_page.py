@@ -111,6 +111,7 @@ def test_queue_page_asks_for_the_key_and_shows_tickets_most_urgent_first(
     doc = mvr.status(ids[0])
     wait_until(browser, lambda b: _text_of(b, "#detail-title").endswith(ids[0]))
     assert _text_of(browser, "#detail-category") == doc["category"]
+    assert _text_of(browser, "#detail-text") == TICKETS[0]
     explanation = _text_of(browser, "#explanation")
     assert doc["explanation"]["backend"] in explanation
     assert doc["explanation"]["urgency"]["cues"]
