@@ -98,10 +98,9 @@ document.addEventListener("alpine:init", () => {
     /** Run ``action``; a failure becomes the page's message, never an uncaught error. */
     async attempt(action) {
       try {
-        return await action();
+        await action();
       } catch (ex) {
         if (!(ex instanceof KeyNeeded)) this.say(ex.message, true);
-        return undefined;
       }
     },
 
