@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OK_MESSAGE",
+    "POSSIBLE_REPEAT",
     "PostResult",
     "build_message",
     "escape",
@@ -42,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 #: What ``slack_test`` prints when Slack accepted the test message.
 OK_MESSAGE = "OK: Message sent to Slack. Check your channel."
+#: How an alert says that an earlier post of it may have reached Slack already.
+POSSIBLE_REPEAT = "possible repeat: an earlier delivery of this alert was interrupted"
 #: Seconds ``slack_test`` waits for Slack.
 TEST_TIMEOUT_S = 10.0
 #: Wait, in seconds, when a 429 carries no usable ``Retry-After`` (e.g. an HTTP date).
@@ -83,12 +86,15 @@ def escape(text: str) -> str:
     return _BARE_MENTION.sub(lambda m: f"@{_ZERO_WIDTH_SPACE}{m.group(1)}", escaped)
 
 
-def build_message(ticket: dict[str, str], settings: Settings) -> dict[str, Any]:
+def build_message(
+    ticket: dict[str, str], settings: Settings, *, possible_repeat: bool = False
+) -> dict[str, Any]:
     """Return the Slack payload (``text`` and ``blocks``) alerting about one urgent ticket.
 
     Args:
         ticket: The raw ticket hash (``ticket_id``, text fields and the decision).
         settings: Gives ``public_url`` for the status link.
+        possible_repeat: Say ``POSSIBLE_REPEAT`` (an earlier post was interrupted).
     """
     ticket_id = ticket["ticket_id"]
     score = float(ticket.get("urgency_score") or 0.0)
@@ -106,6 +112,9 @@ def build_message(ticket: dict[str, str], settings: Settings) -> dict[str, Any]:
         },
     ]
     text = f"Urgent ticket {escape(ticket_id)} (S={score:.2f}, {label}, {category}): {subject}"
+    if possible_repeat:
+        blocks.insert(0, {"type": "context", "elements": [_mrkdwn(f"_{POSSIBLE_REPEAT}_")]})
+        text += f" ({POSSIBLE_REPEAT})"
     return {"text": text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
 
 

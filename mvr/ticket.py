@@ -6,8 +6,8 @@ from enum import StrEnum
 
 __all__ = ["UNKNOWN_DELIVERY", "AlertOutcome", "TicketStatus", "ticket_text"]
 
-#: ``alert_reason`` when a worker died while posting: Slack may or may not have the
-#: message, and posting again could send it twice, so MVR does not.
+#: ``alert_reason`` with ``MVR_ALERT_DELIVERY=at-most-once`` when a worker died while posting:
+#: Slack may or may not have the message, and posting again could send it twice, so MVR does not.
 UNKNOWN_DELIVERY = "delivery unknown: a worker stopped while posting; not re-sent to avoid a duplicate"
 
 
