@@ -2,6 +2,7 @@
 
     MVRError
     ├── ConfigError (also a ValueError; lives in mvr.config)
+    ├── ResourceBusy            A port or data directory MVR needs is held by another process.
     ├── StoreUnavailable        Redis cannot be reached in time.
     ├── TicketNotFound          No ticket has that id.
     ├── IdempotencyConflict     The key was used before with a different body.
@@ -21,6 +22,7 @@ __all__ = [
     "IdempotencyConflict",
     "InferenceFailed",
     "MVRError",
+    "ResourceBusy",
     "SlackRateLimited",
     "SlackRejected",
     "SlackUnavailable",
@@ -32,6 +34,10 @@ __all__ = [
 
 class MVRError(Exception):
     """Base class of every MVR error."""
+
+
+class ResourceBusy(MVRError):
+    """A port or data directory MVR needs is held by another process."""
 
 
 class StoreUnavailable(MVRError):
