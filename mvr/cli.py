@@ -71,7 +71,7 @@ def api_command(settings: Settings, host: str, port: int) -> list[str]:
         "gunicorn",
         "mvr.web.app:create_app()",
         "--worker-class",
-        "uvicorn_worker.UvicornWorker",
+        "mvr.web.server.MvrUvicornWorker",
         "--workers",
         str(settings.api_workers),
         "--bind",

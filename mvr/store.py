@@ -34,7 +34,7 @@ import redis.asyncio
 from redis.connection import HiredisRespSerializer
 
 from mvr.errors import IdempotencyConflict, StoreUnavailable, TicketNotFound
-from mvr.ticket import AlertOutcome, TicketStatus
+from mvr.ticket import AlertOutcome, TicketStatus, is_ticket_id
 
 if TYPE_CHECKING:
     from mvr.config import Settings
@@ -400,8 +400,10 @@ class AsyncTicketStore:
         """Return the status document of a ticket.
 
         Raises:
-            TicketNotFound: No ticket has that id.
+            TicketNotFound: No ticket has that id (ids that cannot be ids are not looked up).
         """
+        if not is_ticket_id(ticket_id):
+            raise TicketNotFound(ticket_id)
         async with self._redis_slot:
             raw = await self._client.hgetall(self._keys.ticket_key(ticket_id))
         if not raw:

@@ -9,6 +9,7 @@ import msgspec
 from swagger_ui_bundle import swagger_ui_path
 
 from mvr.web.schemas import (
+    MAX_IDEMPOTENCY_KEY_CHARS,
     MAX_REQUEST_BYTES,
     ErrorOut,
     QueuePageOut,
@@ -62,7 +63,7 @@ def _operations() -> dict[str, Any]:
         "name": "Idempotency-Key",
         "in": "header",
         "required": False,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY_CHARS},
         "description": "Same key and body within 24 h return the same ticket; a different body is 422.",
     }
     return {

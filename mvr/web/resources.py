@@ -8,7 +8,7 @@ import falcon
 import msgspec
 
 from mvr.web.metrics import TICKETS_ACCEPTED
-from mvr.web.schemas import MAX_REQUEST_BYTES, parse_ticket
+from mvr.web.schemas import MAX_REQUEST_BYTES, parse_idempotency_key, parse_ticket
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -54,8 +54,9 @@ class TicketsResource:
 
     async def on_post(self, req: Request, resp: Response) -> None:
         _require_json(req)
+        idempotency_key = parse_idempotency_key(req.get_header("Idempotency-Key"))
         fields = parse_ticket(await _read_body(req))
-        ticket_id, created = await self._store.accept(fields, req.get_header("Idempotency-Key"))
+        ticket_id, created = await self._store.accept(fields, idempotency_key)
         if created:
             TICKETS_ACCEPTED.inc()
             if self._send_triage is not None:
