@@ -190,7 +190,11 @@ def slack_test() -> None:
     """Post one test message to SLACK_WEBHOOK_URL and say whether it arrived."""
     from mvr.slack import slack_test as post_test_message
 
-    sys.exit(post_test_message(_settings()))
+    try:
+        settings = load_settings()
+    except ConfigError as ex:
+        raise click.UsageError(f"{ex}. Nothing was sent.") from ex
+    sys.exit(post_test_message(settings))
 
 
 def _start_children(settings: Settings, host: str, port: int) -> list[subprocess.Popen[bytes]]:

@@ -10,6 +10,7 @@
     ├── InferenceFailed         A model could not produce a decision.
     ├── SlackRejected           Slack refused an alert for good (carries the reason).
     └── SlackUnavailable        Slack failed or could not be reached; retrying may help.
+        ├── SlackUnreachable    No connection to Slack: nothing was sent.
         └── SlackRateLimited    Slack answered 429 (carries retry_after_s).
 
 ``mvr.web`` maps these to JSON HTTP errors; store and inference code never raise
@@ -26,6 +27,7 @@ __all__ = [
     "SlackRateLimited",
     "SlackRejected",
     "SlackUnavailable",
+    "SlackUnreachable",
     "StoreUnavailable",
     "TicketNotFound",
     "ValidationFailed",
@@ -76,6 +78,10 @@ class SlackRejected(MVRError):
 
 class SlackUnavailable(MVRError):
     """Slack failed (5xx) or could not be reached in time; retrying may help."""
+
+
+class SlackUnreachable(SlackUnavailable):
+    """No connection to Slack could be made, so nothing was sent."""
 
 
 class SlackRateLimited(SlackUnavailable):

@@ -5,6 +5,7 @@ actor (``mvr.actors.alert``) decides what to do with it.
 
     200 ``ok``                    -> PostResult (sent)
     429                           -> SlackRateLimited(retry_after_s)
+    no connection                 -> SlackUnreachable(reason): nothing was sent
     5xx, timeouts, network errors -> SlackUnavailable(reason)
     any other answer              -> SlackRejected(reason), e.g. ``HTTP 400: invalid_payload``
 
@@ -22,7 +23,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from mvr.errors import SlackRateLimited, SlackRejected, SlackUnavailable
+from mvr.errors import SlackRateLimited, SlackRejected, SlackUnavailable, SlackUnreachable
 
 if TYPE_CHECKING:
     from mvr.config import Settings
@@ -158,6 +159,11 @@ def post(url: str, payload: dict[str, Any], timeout_s: float) -> PostResult:
             response = client.post(url, json=payload)
     except (httpx.InvalidURL, httpx.UnsupportedProtocol):
         raise SlackRejected("SLACK_WEBHOOK_URL is not a valid http(s) URL") from None
+    except httpx.ConnectTimeout:
+        raise SlackUnreachable(f"cannot reach Slack: no connection within {timeout_s:g} s") from None
+    except httpx.ConnectError as ex:
+        # httpx connect errors name the host at most, never the path that holds the secret.
+        raise SlackUnreachable(f"cannot reach Slack: {type(ex).__name__}: {ex}") from None
     except httpx.TimeoutException:
         raise SlackUnavailable(f"Slack did not answer within {timeout_s:g} s") from None
     except httpx.TransportError as ex:
@@ -223,14 +229,18 @@ def slack_test(settings: Settings) -> int:
     """
     url = settings.slack_webhook_url
     if not url:
-        return _fail("SLACK_WEBHOOK_URL is not set (set it in the environment or in .env).")
+        return _fail("SLACK_WEBHOOK_URL is not set (set it in the environment or in .env). Nothing was sent.")
     print(f"Posting a test message to {redact_webhook(url)}")
     try:
         post(url, _test_payload(settings), TEST_TIMEOUT_S)
     except SlackRejected as ex:
-        return _fail(f"Slack rejected the message: {ex.reason}. Check SLACK_WEBHOOK_URL.")
+        return _fail(f"Slack rejected the message: {ex.reason}. Check SLACK_WEBHOOK_URL. Nothing was posted.")
     except SlackRateLimited as ex:
-        return _fail(f"Slack is rate limiting this webhook; try again in {ex.retry_after_s:g} s.")
+        return _fail(
+            f"Slack is rate limiting this webhook; try again in {ex.retry_after_s:g} s. Nothing was posted."
+        )
+    except SlackUnreachable as ex:
+        return _fail(f"{ex}. Nothing was sent.")
     except SlackUnavailable as ex:
         return _fail(f"could not deliver the message: {ex}.")
     print(OK_MESSAGE)

@@ -121,6 +121,22 @@ def test_slack_test_posts_and_says_ok(runner: CliRunner, fake_slack, monkeypatch
     assert len(fake_slack.requests) == 1
 
 
+@pytest.mark.parametrize("command", [["slack-test"], ["classify", "Server down"]])
+def test_a_webhook_url_that_is_not_a_url_stops_mvr_at_start(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "not-a-url")
+    monkeypatch.setenv("MVR_BACKEND", "baseline")
+
+    result = runner.invoke(main, command)
+
+    assert result.exit_code == 2
+    assert "invalid value for SLACK_WEBHOOK_URL: an http(s) URL with a host expected" in result.output
+    if command == ["slack-test"]:
+        assert "Nothing was sent." in result.output
+        assert "Posting" not in result.output
+
+
 @pytest.mark.parametrize("command", ["api", "worker"])
 def test_api_and_worker_need_redis_url(runner: CliRunner, command: str) -> None:
     result = runner.invoke(main, [command])

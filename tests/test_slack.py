@@ -16,7 +16,7 @@ import pytest
 
 from mvr import slack
 from mvr.config import Settings
-from mvr.errors import SlackRateLimited, SlackRejected, SlackUnavailable
+from mvr.errors import SlackRateLimited, SlackRejected, SlackUnavailable, SlackUnreachable
 from tests.fake_slack import FakeSlack, Reply, fake_slack_fixture  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,7 +145,7 @@ def test_post_timeout_is_unavailable(fake_slack: FakeSlack) -> None:
 def test_post_connection_refused_is_unavailable_without_secret() -> None:
     url = f"http://127.0.0.1:{_free_port()}/services/T/B/topsecret"
 
-    with pytest.raises(SlackUnavailable, match="cannot reach Slack") as caught:
+    with pytest.raises(SlackUnreachable, match="cannot reach Slack") as caught:
         slack.post(url, {"text": "hi"}, timeout_s=2)
 
     assert "topsecret" not in str(caught.value)
@@ -190,8 +190,11 @@ def test_slack_test_success(fake_slack: FakeSlack, capsys: pytest.CaptureFixture
 @pytest.mark.parametrize(
     "reply,reason",
     [
-        (Reply(404, "no_service"), "Slack rejected the message: HTTP 404: no_service"),
-        (Reply(429, "rate_limited", {"Retry-After": "3"}), "rate limiting this webhook; try again in 3 s"),
+        (
+            Reply(404, "no_service"),
+            "Slack rejected the message: HTTP 404: no_service. Check SLACK_WEBHOOK_URL. Nothing was posted.",
+        ),
+        (Reply(429, "rate_limited", {"Retry-After": "3"}), "try again in 3 s. Nothing was posted."),
         (Reply(502, "bad gateway"), "could not deliver the message: HTTP 502: bad gateway"),
     ],
 )
@@ -213,7 +216,23 @@ def test_slack_test_without_webhook(capsys: pytest.CaptureFixture[str]) -> None:
     code = slack.slack_test(Settings())
 
     assert code == 1
-    assert "SLACK_WEBHOOK_URL is not set" in capsys.readouterr().err
+    assert "SLACK_WEBHOOK_URL is not set (set it in the environment or in .env). Nothing was sent." in (
+        capsys.readouterr().err
+    )
+
+
+def test_slack_test_says_nothing_was_sent_when_slack_cannot_be_reached(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = f"http://127.0.0.1:{_free_port()}/services/T/B/topsecret"
+
+    code = slack.slack_test(Settings(slack_webhook_url=url))
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert err.startswith("FAILED: cannot reach Slack: ConnectError")
+    assert err.strip().endswith("Nothing was sent.")
+    assert "topsecret" not in out + err
 
 
 def test_webhook_status_logs_configured_without_secret(
