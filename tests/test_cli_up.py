@@ -33,6 +33,19 @@ def _start_up(cwd: Path, port: int, metrics_port: int) -> subprocess.Popen[str]:
     )
 
 
+def _serving_up(cwd: Path) -> tuple[subprocess.Popen[str], str, int, int]:
+    """Start `mvr up` in ``cwd`` on free ports; once it serves, return it, its URL and its ports."""
+    port, metrics_port = free_port(), free_port()
+    base = f"http://127.0.0.1:{port}"
+    up = _start_up(cwd, port, metrics_port)
+    try:
+        wait_for(lambda: _health(base), timeout_s=60)
+    except AssertionError:
+        _ctrl_c(up)
+        raise
+    return up, base, port, metrics_port
+
+
 def _ctrl_c(process: subprocess.Popen[str]) -> str:
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=60)
@@ -88,11 +101,8 @@ def _reaping(pids: list[int]) -> Iterator[None]:
 
 def test_up_runs_everything_stops_cleanly_and_keeps_tickets(tmp_path: Path) -> None:
     # Given a fresh directory and no REDIS_URL
-    port, metrics_port = free_port(), free_port()
-    base = f"http://127.0.0.1:{port}"
-    up = _start_up(tmp_path, port, metrics_port)
+    up, base, port, metrics_port = _serving_up(tmp_path)
     try:
-        wait_for(lambda: _health(base), timeout_s=60)
         children = _children_of(up.pid)
         # When a ticket is submitted
         ticket_id = httpx.post(f"{base}/tickets", json={"subject": "Server down, urgent"}).json()["ticket_id"]
@@ -123,12 +133,8 @@ def test_up_runs_everything_stops_cleanly_and_keeps_tickets(tmp_path: Path) -> N
 
 def test_second_up_in_the_same_directory_refuses_and_the_first_keeps_serving(tmp_path: Path) -> None:
     # Given `mvr up` serving from a directory
-    port, metrics_port = free_port(), free_port()
-    base = f"http://127.0.0.1:{port}"
-    first = _start_up(tmp_path, port, metrics_port)
+    first, base, port, _ = _serving_up(tmp_path)
     try:
-        wait_for(lambda: _health(base), timeout_s=60)
-
         # When a second `mvr up` starts in the same directory (on other ports)
         started = time.monotonic()
         second = _start_up(tmp_path, free_port(), free_port())
@@ -161,10 +167,7 @@ def test_a_killed_up_leaves_neither_lock_nor_redis_and_the_next_up_starts_cleanl
     tmp_path: Path, term_first: bool
 ) -> None:
     # Given `mvr up` serving a completed ticket
-    port, metrics_port = free_port(), free_port()
-    base = f"http://127.0.0.1:{port}"
-    up = _start_up(tmp_path, port, metrics_port)
-    wait_for(lambda: _health(base), timeout_s=60)
+    up, base, port, metrics_port = _serving_up(tmp_path)
     family = _descendants_of(up.pid)
     with _reaping(family):
         ticket_id = httpx.post(f"{base}/tickets", json={"body": "Keep me"}).json()["ticket_id"]
