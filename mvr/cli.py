@@ -188,12 +188,13 @@ def _lock_data_dir() -> DataDirLock:
 @main.command("slack-test")
 def slack_test() -> None:
     """Post one test message to SLACK_WEBHOOK_URL and say whether it arrived."""
+    from mvr.slack import NOTHING_SENT
     from mvr.slack import slack_test as post_test_message
 
     try:
         settings = load_settings()
     except ConfigError as ex:
-        raise click.UsageError(f"{ex}. Nothing was sent.") from ex
+        raise click.UsageError(f"{ex}. {NOTHING_SENT}") from ex
     sys.exit(post_test_message(settings))
 
 

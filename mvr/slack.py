@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from mvr.config import Settings
 
 __all__ = [
+    "NOTHING_SENT",
     "OK_MESSAGE",
     "POSSIBLE_REPEAT",
     "PostResult",
@@ -44,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 #: What ``slack_test`` prints when Slack accepted the test message.
 OK_MESSAGE = "OK: Message sent to Slack. Check your channel."
+#: How ``slack_test`` ends when no request left for Slack (unset or invalid URL, no connection).
+NOTHING_SENT = "Nothing was sent."
 #: How an alert says that an earlier post of it may have reached Slack already.
 POSSIBLE_REPEAT = "possible repeat: an earlier delivery of this alert was interrupted"
 #: Seconds ``slack_test`` waits for Slack.
@@ -229,7 +232,7 @@ def slack_test(settings: Settings) -> int:
     """
     url = settings.slack_webhook_url
     if not url:
-        return _fail("SLACK_WEBHOOK_URL is not set (set it in the environment or in .env). Nothing was sent.")
+        return _fail(f"SLACK_WEBHOOK_URL is not set (set it in the environment or in .env). {NOTHING_SENT}")
     print(f"Posting a test message to {redact_webhook(url)}")
     try:
         post(url, _test_payload(settings), TEST_TIMEOUT_S)
@@ -240,7 +243,7 @@ def slack_test(settings: Settings) -> int:
             f"Slack is rate limiting this webhook; try again in {ex.retry_after_s:g} s. Nothing was posted."
         )
     except SlackUnreachable as ex:
-        return _fail(f"{ex}. Nothing was sent.")
+        return _fail(f"{ex}. {NOTHING_SENT}")
     except SlackUnavailable as ex:
         return _fail(f"could not deliver the message: {ex}.")
     print(OK_MESSAGE)

@@ -257,21 +257,33 @@ def test_webhook_status_logs_not_set(caplog: pytest.LogCaptureFixture) -> None:
     assert "Slack webhook: not set" in caplog.text
 
 
+def _run_script(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``scripts/test_slack_webhook.py`` as a user would."""
+    script = str(ROOT / "scripts" / "test_slack_webhook.py")
+    return subprocess.run(
+        [sys.executable, script], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
 def test_script_for_the_original_workflow(fake_slack: FakeSlack, tmp_path: Path) -> None:
     # Given only SLACK_WEBHOOK_URL in the environment (run outside the repo: no .env)
     env = {**os.environ, "SLACK_WEBHOOK_URL": fake_slack.url}
 
     # When the user runs the old script
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "test_slack_webhook.py")],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _run_script(env, tmp_path)
 
     # Then it posts once and prints the OK line
     assert done.returncode == 0, done.stderr
     assert "OK: Message sent to Slack. Check your channel." in done.stdout
     assert len(fake_slack.requests) == 1
+
+
+def test_script_refuses_a_webhook_url_that_is_not_a_url(tmp_path: Path) -> None:
+    env = {**os.environ, "SLACK_WEBHOOK_URL": "not-a-url"}
+
+    done = _run_script(env, tmp_path)
+
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "FAILED: invalid value for SLACK_WEBHOOK_URL: an http(s) URL with a host expected. Nothing was sent."
+    )
