@@ -357,6 +357,8 @@ def main() -> None:
     args = c.parse_args(__doc__.splitlines()[0], extra)
     duration_s = args.duration_s or (45.0 if args.quick else 300.0)
     result = run(args.quick, duration_s, args.rate)
+    for name in (name for name, ok in result["checks"].items() if not ok):
+        c.log(f"FAILED check: {name}")
     c.emit(result, args.json, render)
     sys.exit(0 if result["passed"] else 1)
 
