@@ -49,6 +49,7 @@ bench: install-test
 	$(BIN)/python benchmarks/bench_queue.py --quick
 	$(BIN)/python benchmarks/bench_quality.py --quick
 	$(BIN)/python benchmarks/bench_urgency.py --quick
+	$(BIN)/python benchmarks/soak.py --quick
 
 clean:
 	rm -rf $(VENV) .mvr .pytest_cache .ruff_cache .mypy_cache

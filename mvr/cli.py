@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mvr.cli_people import PEOPLE_COMMANDS, cli_settings
-from mvr.config import BACKENDS, Settings
-from mvr.errors import StoreUnavailable
-from mvr.processes import stop_process
+from mvr.config import BACKENDS, ConfigError, Settings, load_settings
+from mvr.datadir import DataDirLock
+from mvr.errors import ResourceBusy, StoreUnavailable
+from mvr.ports import require_free_port
+from mvr.processes import die_with_parent, stop_process
 from mvr.store import TicketStore, connect
 
 if TYPE_CHECKING:
@@ -53,6 +55,22 @@ def _require_redis(settings: Settings) -> None:
         raise click.UsageError("REDIS_URL is not set: run `mvr up` (embedded Redis) or set REDIS_URL.")
 
 
+def _require_free_ports(settings: Settings, api_at: tuple[str, int] | None, worker: bool) -> None:
+    """Stop with a one-line error, before anything starts, if a port MVR needs is taken."""
+    try:
+        if api_at is not None:
+            require_free_port(*api_at, needed_by="the API", hint="pass another --port")
+        if worker:
+            require_free_port(
+                "127.0.0.1",
+                settings.worker_metrics_port,
+                needed_by="the workers' metrics endpoint",
+                hint="set MVR_WORKER_METRICS_PORT",
+            )
+    except ResourceBusy as ex:
+        raise click.ClickException(str(ex)) from ex
+
+
 def api_command(settings: Settings, host: str, port: int) -> list[str]:
     """Return the gunicorn command line that serves the API."""
     return [
@@ -61,7 +79,7 @@ def api_command(settings: Settings, host: str, port: int) -> list[str]:
         "gunicorn",
         "mvr.web.app:create_app()",
         "--worker-class",
-        "uvicorn_worker.UvicornWorker",
+        "mvr.web.server.MvrUvicornWorker",
         "--workers",
         str(settings.api_workers),
         "--bind",
@@ -117,6 +135,7 @@ def api(host: str, port: int) -> None:
     """Serve the HTTP API (gunicorn with uvicorn workers)."""
     settings = _settings()
     _require_redis(settings)
+    _require_free_ports(settings, (host, port), worker=False)
     command = api_command(settings, host, port)
     os.execve(sys.executable, command, _api_env())
 
@@ -126,6 +145,7 @@ def worker() -> None:
     """Run the triage and alert workers (same as `dramatiq mvr.actors`)."""
     settings = _settings()
     _require_redis(settings)
+    _require_free_ports(settings, None, worker=True)
     command = worker_command(settings)
     os.execve(sys.executable, command, worker_env(settings, os.environ))
 
@@ -134,13 +154,19 @@ def worker() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, help="HTTP port.")
 def up(host: str, port: int) -> None:
-    """Start everything: embedded Redis (if REDIS_URL is unset), the API and a worker."""
+    """Start everything: embedded Redis (if REDIS_URL is unset), the API and a worker.
+
+    Refuses to start, with a one-line error, when another `mvr up` runs on the same data
+    directory or a port it needs is taken.
+    """
     settings = _settings()
+    lock = _lock_data_dir() if settings.redis_url is None else None
+    _require_free_ports(settings, (host, port), worker=True)
     redis_server = None
-    if settings.redis_url is None:
+    if lock is not None:
         from mvr.embedded import DATA_DIR, EmbeddedRedis
 
-        redis_server = EmbeddedRedis()
+        redis_server = EmbeddedRedis(lock)
         os.environ["REDIS_URL"] = redis_server.url
         click.echo(f"Embedded Redis at {redis_server.url} (data in ./{DATA_DIR}/, AOF on)")
         settings = _settings()
@@ -166,19 +192,43 @@ def up(host: str, port: int) -> None:
             click.echo("Embedded Redis stopped.")
 
 
+def _lock_data_dir() -> DataDirLock:
+    """Lock the embedded Redis's data directory for this process (and the Redis process)."""
+    from mvr.embedded import DATA_DIR
+
+    try:
+        return DataDirLock(DATA_DIR).acquire()
+    except ResourceBusy as ex:
+        raise click.ClickException(str(ex)) from ex
+
+
 @main.command("slack-test")
 def slack_test() -> None:
     """Post one test message to SLACK_WEBHOOK_URL and say whether it arrived."""
+    from mvr.slack import NOTHING_SENT
     from mvr.slack import slack_test as post_test_message
 
-    sys.exit(post_test_message(_settings()))
+    try:
+        settings = load_settings()
+    except ConfigError as ex:
+        raise click.UsageError(f"{ex}. {NOTHING_SENT}") from ex
+    sys.exit(post_test_message(settings))
 
 
 def _start_children(settings: Settings, host: str, port: int) -> list[subprocess.Popen[bytes]]:
     # Own sessions: a terminal Ctrl-C reaches only `mvr up`, which stops them in order.
-    api_process = subprocess.Popen(api_command(settings, host, port), env=_api_env(), start_new_session=True)
+    # die_with_parent: if `mvr up` is killed, they stop too instead of holding the ports.
+    api_process = subprocess.Popen(
+        api_command(settings, host, port),
+        env=_api_env(),
+        start_new_session=True,
+        preexec_fn=die_with_parent(),
+    )
     worker_process = subprocess.Popen(
-        worker_command(settings), env=worker_env(settings, os.environ), start_new_session=True
+        worker_command(settings),
+        env=worker_env(settings, os.environ),
+        start_new_session=True,
+        preexec_fn=die_with_parent(),
     )
     return [api_process, worker_process]
 

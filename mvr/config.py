@@ -11,12 +11,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
 from mvr.errors import MVRError
 
 __all__ = [
+    "ALERT_DELIVERIES",
     "BACKENDS",
     "DEFAULT_MODELS_DIR",
     "ENCODERS",
@@ -33,6 +35,8 @@ BACKENDS = ("embedding", "nli", "baseline")
 ENCODERS = ("minilm", "e5-small", "mpnet")
 #: Levels ``MVR_LOG_LEVEL`` accepts.
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+#: What ``MVR_ALERT_DELIVERY`` accepts: repeat an interrupted post (labelled), or never repeat.
+ALERT_DELIVERIES = ("at-least-once", "at-most-once")
 
 #: Where the committed ONNX models live (a source checkout of MVR).
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models_export"
@@ -56,6 +60,15 @@ class Settings:
     slack_webhook_url: str | None = None
     #: Alert when urgency S is strictly greater than this.
     urgency_webhook_threshold: float = 0.8
+    #: ``at-least-once`` (default): an alert whose post was interrupted by a dying worker is
+    #: posted again, labelled as a possible repeat; ``at-most-once``: it is recorded ``failed``.
+    alert_delivery: str = "at-least-once"
+    #: Seconds allowed for each of connect, write and read when posting to Slack.
+    slack_timeout_s: float = 10.0
+    #: Milliseconds of the first backoff after a Slack 5xx or timeout (doubling, with jitter).
+    alert_min_backoff_ms: int = 1_000
+    #: Milliseconds of the longest backoff between alert retries.
+    alert_max_backoff_ms: int = 60_000
     #: When set, every route but /health, /docs and /openapi.json needs ``X-API-Key``.
     api_key: str | None = None
     #: JSON file of custom categories (see README); None uses the defaults.
@@ -99,6 +112,9 @@ class Settings:
     broker_heartbeat_timeout_ms: int = 10_000
     #: Seconds the API waits for Redis before answering 503.
     redis_timeout_s: float = 1.0
+    #: Seconds a client has to send a request's headers and body before the API answers 408
+    #: and closes the connection.
+    request_timeout_s: float = 10.0
     #: Seconds between sweeps for work that lost its message.
     sweep_interval_s: float = 15.0
     #: Seconds a ticket may stay pending (or an alert undelivered) before a sweep re-sends it.
@@ -120,6 +136,15 @@ class Settings:
     #: Base URL of the API that `mvr submit`, `queue`, `next` and `show` talk to.
     url: str = "http://127.0.0.1:8000"
 
+    @property
+    def alert_hold_ms(self) -> int:
+        """Milliseconds after which an unfinished Slack post counts as interrupted.
+
+        Longer than any post can take: connect, write and read, each within
+        ``slack_timeout_s``, plus a second.
+        """
+        return int((3 * self.slack_timeout_s + 1) * 1000)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``env`` (default: ``.env`` overlaid by ``os.environ``).
@@ -137,6 +162,10 @@ class Settings:
     def _validate(self) -> None:
         if self.log_level.upper() not in LOG_LEVELS:
             raise ConfigError(f"invalid value for MVR_LOG_LEVEL: {self.log_level!r} (one of {LOG_LEVELS})")
+        if self.alert_delivery not in ALERT_DELIVERIES:
+            raise ConfigError(
+                f"invalid value for MVR_ALERT_DELIVERY: {self.alert_delivery!r} (one of {ALERT_DELIVERIES})"
+            )
         if self.backend not in BACKENDS:
             raise ConfigError(f"invalid value for MVR_BACKEND: {self.backend!r} (one of {BACKENDS})")
         if self.encoder not in ENCODERS:
@@ -158,6 +187,8 @@ class Settings:
             "worker_threads",
             "api_workers",
             "lock_ttl_ms",
+            "alert_min_backoff_ms",
+            "alert_max_backoff_ms",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"invalid value for {env_name(name)}: must be at least 1")
@@ -165,10 +196,24 @@ class Settings:
             raise ConfigError(
                 f"invalid value for MVR_TAKE_TIMEOUT_S: {self.take_timeout_s!r} (0 = off, or > 0)"
             )
+        for name in ("slack_timeout_s", "request_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"invalid value for {env_name(name)}: must be more than 0")
+        if self.slack_webhook_url is not None and not _is_http_url(self.slack_webhook_url):
+            raise ConfigError("invalid value for SLACK_WEBHOOK_URL: an http(s) URL with a host expected")
         if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"invalid value for REDIS_URL: {self.redis_url!r} (redis:// URL expected)")
         if self.broker_url is not None and not self.broker_url.startswith(("amqp://", "amqps://")):
             raise ConfigError("invalid value for MVR_BROKER_URL: amqp:// URL expected")
+
+
+def _is_http_url(url: str) -> bool:
+    """Tell whether ``url`` is an ``http(s)://`` URL with a host (and a valid port, if any)."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        return False
 
 
 #: Variables that keep the names users know from the original workflow.

@@ -2,6 +2,7 @@
 
     MVRError
     ├── ConfigError (also a ValueError; lives in mvr.config)
+    ├── ResourceBusy            A port or data directory MVR needs is held by another process.
     ├── StoreUnavailable        Redis cannot be reached in time.
     ├── TicketNotFound          No ticket has that id.
     ├── TransitionNotAllowed    A ticket's status does not allow that action (carries the status).
@@ -10,6 +11,7 @@
     ├── InferenceFailed         A model could not produce a decision.
     ├── SlackRejected           Slack refused an alert for good (carries the reason).
     └── SlackUnavailable        Slack failed or could not be reached; retrying may help.
+        ├── SlackUnreachable    No connection to Slack: nothing was sent.
         └── SlackRateLimited    Slack answered 429 (carries retry_after_s).
 
 ``mvr.web`` maps these to JSON HTTP errors; store and inference code never raise
@@ -22,9 +24,11 @@ __all__ = [
     "IdempotencyConflict",
     "InferenceFailed",
     "MVRError",
+    "ResourceBusy",
     "SlackRateLimited",
     "SlackRejected",
     "SlackUnavailable",
+    "SlackUnreachable",
     "StoreUnavailable",
     "TicketNotFound",
     "TransitionNotAllowed",
@@ -34,6 +38,10 @@ __all__ = [
 
 class MVRError(Exception):
     """Base class of every MVR error."""
+
+
+class ResourceBusy(MVRError):
+    """A port or data directory MVR needs is held by another process."""
 
 
 class StoreUnavailable(MVRError):
@@ -86,6 +94,10 @@ class SlackRejected(MVRError):
 
 class SlackUnavailable(MVRError):
     """Slack failed (5xx) or could not be reached in time; retrying may help."""
+
+
+class SlackUnreachable(SlackUnavailable):
+    """No connection to Slack could be made, so nothing was sent."""
 
 
 class SlackRateLimited(SlackUnavailable):

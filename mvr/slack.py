@@ -5,6 +5,7 @@ actor (``mvr.actors.alert``) decides what to do with it.
 
     200 ``ok``                    -> PostResult (sent)
     429                           -> SlackRateLimited(retry_after_s)
+    no connection                 -> SlackUnreachable(reason): nothing was sent
     5xx, timeouts, network errors -> SlackUnavailable(reason)
     any other answer              -> SlackRejected(reason), e.g. ``HTTP 400: invalid_payload``
 
@@ -23,14 +24,16 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from mvr.errors import SlackRateLimited, SlackRejected, SlackUnavailable
+from mvr.errors import SlackRateLimited, SlackRejected, SlackUnavailable, SlackUnreachable
 from mvr.ticket import score_text
 
 if TYPE_CHECKING:
     from mvr.config import Settings
 
 __all__ = [
+    "NOTHING_SENT",
     "OK_MESSAGE",
+    "POSSIBLE_REPEAT",
     "PostResult",
     "build_message",
     "escape",
@@ -44,6 +47,10 @@ logger = logging.getLogger(__name__)
 
 #: What ``slack_test`` prints when Slack accepted the test message.
 OK_MESSAGE = "OK: Message sent to Slack. Check your channel."
+#: How ``slack_test`` ends when no request left for Slack (unset or invalid URL, no connection).
+NOTHING_SENT = "Nothing was sent."
+#: How an alert says that an earlier post of it may have reached Slack already.
+POSSIBLE_REPEAT = "possible repeat: an earlier delivery of this alert was interrupted"
 #: Seconds ``slack_test`` waits for Slack.
 TEST_TIMEOUT_S = 10.0
 #: Wait, in seconds, when a 429 carries no usable ``Retry-After`` (e.g. an HTTP date).
@@ -85,12 +92,15 @@ def escape(text: str) -> str:
     return _BARE_MENTION.sub(lambda m: f"@{_ZERO_WIDTH_SPACE}{m.group(1)}", escaped)
 
 
-def build_message(ticket: dict[str, str], settings: Settings) -> dict[str, Any]:
+def build_message(
+    ticket: dict[str, str], settings: Settings, *, possible_repeat: bool = False
+) -> dict[str, Any]:
     """Return the Slack payload (``text`` and ``blocks``) alerting about one urgent ticket.
 
     Args:
         ticket: The raw ticket hash (``ticket_id``, text fields and the decision).
         settings: Gives ``public_url`` for the status link.
+        possible_repeat: Say ``POSSIBLE_REPEAT`` (an earlier post was interrupted).
     """
     ticket_id = ticket["ticket_id"]
     score = score_text(float(ticket.get("urgency_score") or 0.0))
@@ -111,6 +121,9 @@ def build_message(ticket: dict[str, str], settings: Settings) -> dict[str, Any]:
         },
     ]
     text = f"Urgent ticket {escape(ticket_id)} (S={score}, {label}, {category}): {subject}"
+    if possible_repeat:
+        blocks.insert(0, {"type": "context", "elements": [_mrkdwn(f"_{POSSIBLE_REPEAT}_")]})
+        text += f" ({POSSIBLE_REPEAT})"
     return {"text": text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
 
 
@@ -160,6 +173,11 @@ def post(url: str, payload: dict[str, Any], timeout_s: float) -> PostResult:
             response = client.post(url, json=payload)
     except (httpx.InvalidURL, httpx.UnsupportedProtocol):
         raise SlackRejected("SLACK_WEBHOOK_URL is not a valid http(s) URL") from None
+    except httpx.ConnectTimeout:
+        raise SlackUnreachable(f"cannot reach Slack: no connection within {timeout_s:g} s") from None
+    except httpx.ConnectError as ex:
+        # httpx connect errors name the host at most, never the path that holds the secret.
+        raise SlackUnreachable(f"cannot reach Slack: {type(ex).__name__}: {ex}") from None
     except httpx.TimeoutException:
         raise SlackUnavailable(f"Slack did not answer within {timeout_s:g} s") from None
     except httpx.TransportError as ex:
@@ -225,14 +243,18 @@ def slack_test(settings: Settings) -> int:
     """
     url = settings.slack_webhook_url
     if not url:
-        return _fail("SLACK_WEBHOOK_URL is not set (set it in the environment or in .env).")
+        return _fail(f"SLACK_WEBHOOK_URL is not set (set it in the environment or in .env). {NOTHING_SENT}")
     print(f"Posting a test message to {redact_webhook(url)}")
     try:
         post(url, _test_payload(settings), TEST_TIMEOUT_S)
     except SlackRejected as ex:
-        return _fail(f"Slack rejected the message: {ex.reason}. Check SLACK_WEBHOOK_URL.")
+        return _fail(f"Slack rejected the message: {ex.reason}. Check SLACK_WEBHOOK_URL. Nothing was posted.")
     except SlackRateLimited as ex:
-        return _fail(f"Slack is rate limiting this webhook; try again in {ex.retry_after_s:g} s.")
+        return _fail(
+            f"Slack is rate limiting this webhook; try again in {ex.retry_after_s:g} s. Nothing was posted."
+        )
+    except SlackUnreachable as ex:
+        return _fail(f"{ex}. {NOTHING_SENT}")
     except SlackUnavailable as ex:
         return _fail(f"could not deliver the message: {ex}.")
     print(OK_MESSAGE)

@@ -18,6 +18,8 @@ Keys (prefix ``mvr:`` by default):
 - ``workers:ready`` zset of worker processes (``host:pid``) by the time their engine was loaded.
 - ``lock:{id}`` claim with TTL; ``fence`` counter of fencing tokens.
 - ``idem:{key}`` idempotency record with TTL.
+- ``alerted:{id}`` state of a ticket's Slack alert (see ``lua/alert_begin.lua``);
+  ``alerts:pending`` zset of alerts not yet delivered, by completion time.
 
 Lua scripts that build keys from a prefix argument (ticket, ``bycat:``) get those
 prefixes from here.
@@ -42,7 +44,7 @@ import redis.asyncio
 from redis.connection import HiredisRespSerializer
 
 from mvr.errors import IdempotencyConflict, StoreUnavailable, TicketNotFound, TransitionNotAllowed
-from mvr.ticket import ACTIONS, DECIDED, AlertOutcome, TicketStatus
+from mvr.ticket import ACTIONS, DECIDED, AlertOutcome, TicketStatus, is_ticket_id
 
 if TYPE_CHECKING:
     from mvr.config import Settings
@@ -53,6 +55,7 @@ __all__ = [
     "connect",
     "connect_async",
     "ALERT_QUEUE",
+    "AlertReservation",
     "TRIAGE_ACTOR",
     "TRIAGE_QUEUE",
     "AsyncTicketStore",
@@ -220,6 +223,25 @@ class Claim:
     text: tuple[str, str, str] = ("", "", "")
     created_ts: float = 0.0
     retry_in_ms: int = 0
+
+
+@dataclass(frozen=True)
+class AlertReservation:
+    """The outcome of reserving an alert before posting it.
+
+    Attributes:
+        verdict: ``reserved`` (post now), ``held`` (another delivery is posting),
+            ``scheduled`` (another message's retry owns the alert), ``abandoned`` (at most
+            once: an interrupted post, not repeated) or ``final`` (already finished).
+        possible_repeat: An earlier post was interrupted and may have reached Slack
+            (``reserved`` only): the message must say so.
+        held_ms: Time left before the other delivery's reservation counts as interrupted
+            (``held`` only).
+    """
+
+    verdict: str
+    possible_repeat: bool = False
+    held_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -464,8 +486,10 @@ class AsyncTicketStore:
         """Return the status document of a ticket (after returning its lease if it ran out).
 
         Raises:
-            TicketNotFound: No ticket has that id.
+            TicketNotFound: No ticket has that id (ids that cannot be ids are not looked up).
         """
+        if not is_ticket_id(ticket_id):
+            raise TicketNotFound(ticket_id)
         async with self._redis_slot:
             raw = await self._client.hgetall(self._keys.ticket_key(ticket_id))
         if not raw:
@@ -610,6 +634,11 @@ class TicketStore:
         self._claim = client.register_script(_Keys.script_source("claim"))
         self._complete = client.register_script(_Keys.script_source("complete"))
         self._fail = client.register_script(_Keys.script_source("fail"))
+        self._alert_begin = client.register_script(_Keys.script_source("alert_begin"))
+        self._alert_release = client.register_script(_Keys.script_source("alert_release"))
+        self._alert_hold_ms = settings.alert_hold_ms
+        self._alert_grace_ms = int(settings.sweep_after_s * 1000)
+        self._at_least_once = settings.alert_delivery == "at-least-once"
 
     def claim(self, ticket_id: str) -> Claim:
         """Claim a ticket for processing with a lock and a new fencing token."""
@@ -688,32 +717,37 @@ class TicketStore:
             )
         return bool(done)
 
-    def begin_alert(self, ticket_id: str, hold_ms: int) -> str:
-        """Reserve the right to post a ticket's alert.
+    def begin_alert(self, ticket_id: str, message_id: str) -> AlertReservation:
+        """Reserve the right to post a ticket's alert, for the delivery of ``message_id``.
 
-        Returns:
-            ``reserved`` (post it now), ``held`` (another delivery is posting, ask again
-            later), ``final`` (already finished) or ``abandoned`` (a delivery reserved it
-            more than ``hold_ms`` ago and never finished: its worker died mid-post, so
-            whether Slack got the message is unknown).
+        A reservation older than ``Settings.alert_hold_ms`` was interrupted (its worker died
+        mid-post): at least once, it is taken over as a possible repeat; at most once, it
+        is reported ``abandoned``. A retry scheduled by another message blocks this one
+        until ``sweep_after_s`` past its due time (then that chain is presumed lost).
         """
-        key = self.keys.alerted_key(ticket_id)
-        now_ms = int(time.time() * 1000)
         with _translate_errors():
-            if self.client.set(key, f"sending:{now_ms}", nx=True):
-                return "reserved"
-            value = self.client.get(key)
-        if value is None:
-            return "held"
-        state, _, since_ms = _decode(value).partition(":")
-        if state != "sending":
-            return "final"
-        return "abandoned" if now_ms - int(since_ms) > hold_ms else "held"
+            reply = self._alert_begin(
+                keys=[self.keys.alerted_key(ticket_id)],
+                args=[
+                    int(time.time() * 1000),
+                    self._alert_hold_ms,
+                    self._alert_grace_ms,
+                    message_id,
+                    "1" if self._at_least_once else "0",
+                ],
+            )
+        verdict = _decode(reply[0])
+        if verdict == "reserved":
+            return AlertReservation(verdict, possible_repeat=_decode(reply[1]) == "1")
+        if verdict == "held":
+            return AlertReservation(verdict, held_ms=int(reply[1]))
+        return AlertReservation(verdict)
 
-    def release_alert(self, ticket_id: str) -> None:
-        """Give up an alert reservation so that a retry may send it."""
+    def release_alert(self, ticket_id: str, message_id: str, retry_in_ms: int) -> None:
+        """Give up an alert reservation until its retry, due in ``retry_in_ms``."""
+        due_ms = int(time.time() * 1000) + retry_in_ms
         with _translate_errors():
-            self.client.delete(self.keys.alerted_key(ticket_id))
+            self._alert_release(keys=[self.keys.alerted_key(ticket_id)], args=[due_ms, message_id])
 
     def finish_alert(self, ticket_id: str, outcome: str, reason: str = "") -> None:
         """Record an alert's final outcome (``sent``, ``mock`` or ``failed``) for good."""
@@ -731,23 +765,43 @@ class TicketStore:
 
         Returns:
             ``(tickets, alerts)``: ids of tickets pending (or processing without a live lock)
-            since before the cutoff, and of completed tickets whose alert is still undelivered.
+            since before the cutoff, and of completed tickets whose alert is still undelivered
+            with no post in progress and no retry scheduled (a live retry chain is not stranded).
         """
         k = self.keys
         cutoff = time.time() - older_than_s
         with _translate_errors():
             pending = self.client.zrangebyscore(k.pending, "-inf", cutoff)
             processing = self.client.zrangebyscore(k.processing, "-inf", cutoff)
-            alerts = self.client.zrangebyscore(k.alerts_pending, "-inf", cutoff)
+            alerts = [_decode(a) for a in self.client.zrangebyscore(k.alerts_pending, "-inf", cutoff)]
             pipe = self.client.pipeline(transaction=False)
             for ticket_id in processing:
                 pipe.exists(k.lock_key(_decode(ticket_id)))
             locked = pipe.execute() if processing else []
             unlocked = [t for t, held in zip(processing, locked, strict=True) if not held]
+            states = self.client.mget([k.alerted_key(a) for a in alerts]) if alerts else []
             self.client.zremrangebyscore(k.swept, "-inf", cutoff)
             recent = {_decode(t) for t in self.client.zrange(k.swept, 0, -1)}
         tickets = [t for t in map(_decode, [*pending, *unlocked]) if t not in recent]
-        return tickets, [a for a in map(_decode, alerts) if a not in recent]
+        now_ms = time.time() * 1000
+        idle = [
+            a
+            for a, state in zip(alerts, states, strict=True)
+            if a not in recent and not self._alert_in_progress(state, now_ms, older_than_s * 1000)
+        ]
+        return tickets, idle
+
+    def _alert_in_progress(self, raw: bytes | str | None, now_ms: float, grace_ms: float) -> bool:
+        """Tell whether an alert state (see ``alert_begin.lua``) has a live post or retry."""
+        if raw is None:
+            return False
+        state, _, rest = _decode(raw).partition(":")
+        at_ms = float(rest.partition(":")[0] or 0)
+        if state == "sending":
+            return now_ms - at_ms <= self._alert_hold_ms
+        if state == "waiting":
+            return now_ms < at_ms + grace_ms
+        return True  # final: nothing left to send
 
     def queue_backlog(self, queue: str) -> int:
         """Return how many messages wait in Dramatiq's Redis lists of ``queue`` (0 when not on Redis)."""

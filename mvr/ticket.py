@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
@@ -11,12 +12,16 @@ __all__ = [
     "UNKNOWN_DELIVERY",
     "AlertOutcome",
     "TicketStatus",
+    "is_ticket_id",
     "score_text",
     "ticket_text",
 ]
 
-#: ``alert_reason`` when a worker died while posting: Slack may or may not have the
-#: message, and posting again could send it twice, so MVR does not.
+#: What MVR's ticket ids look like: 32 lowercase hex digits (a uuid4 without dashes).
+_TICKET_ID = re.compile(r"[0-9a-f]{32}")
+
+#: ``alert_reason`` with ``MVR_ALERT_DELIVERY=at-most-once`` when a worker died while posting:
+#: Slack may or may not have the message, and posting again could send it twice, so MVR does not.
 UNKNOWN_DELIVERY = "delivery unknown: a worker stopped while posting; not re-sent to avoid a duplicate"
 
 
@@ -56,6 +61,11 @@ class AlertOutcome(StrEnum):
     SENT = "sent"
     MOCK = "mock"
     FAILED = "failed"
+
+
+def is_ticket_id(text: str) -> bool:
+    """Tell whether ``text`` can be a ticket id (anything else names no ticket)."""
+    return _TICKET_ID.fullmatch(text) is not None
 
 
 def ticket_text(subject: str = "", body: str = "", description: str = "") -> str:

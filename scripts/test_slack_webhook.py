@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from mvr.config import ConfigError, load_settings
-from mvr.slack import slack_test
+from mvr.slack import NOTHING_SENT, slack_test
 
 
 def main() -> int:
@@ -21,7 +21,7 @@ def main() -> int:
     try:
         settings = load_settings()
     except ConfigError as ex:
-        print(f"FAILED: {ex}", file=sys.stderr)
+        print(f"FAILED: {ex}. {NOTHING_SENT}", file=sys.stderr)
         return 1
     return slack_test(settings)
 

@@ -74,6 +74,7 @@ class FakeSlack:
     def __init__(self) -> None:
         self._replies: deque[Reply] = deque()
         self._requests: list[Received] = []
+        self._outage: tuple[float, Reply] = (0.0, Reply())
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -99,6 +100,11 @@ class FakeSlack:
         with self._lock:
             self._replies.extend(replies)
 
+    def fail_for(self, seconds: float, reply: Reply) -> None:
+        """Answer ``reply`` to every request for the next ``seconds`` (an outage), ahead of the script."""
+        with self._lock:
+            self._outage = (time.monotonic() + seconds, reply)
+
     def start(self) -> FakeSlack:
         """Start serving in a background thread."""
         self._thread.start()
@@ -111,7 +117,11 @@ class FakeSlack:
 
     def _answer(self, path: str, body: bytes) -> Reply:
         with self._lock:
-            reply = self._replies.popleft() if self._replies else Reply()
+            until, outage = self._outage
+            if time.monotonic() < until:
+                reply = outage
+            else:
+                reply = self._replies.popleft() if self._replies else Reply()
             self._requests.append(Received(path, body, time.monotonic(), reply.status))
         return reply
 

@@ -27,10 +27,11 @@ import pytest
 from dramatiq.brokers.redis import RedisBroker
 from prometheus_client import REGISTRY
 
+from mvr import slack
 from mvr.config import Settings
 from mvr.inference.decision import Decision
 from mvr.store import ALERT_QUEUE, AsyncTicketStore, TicketStore, connect, connect_async
-from mvr.ticket import AlertOutcome
+from mvr.ticket import UNKNOWN_DELIVERY, AlertOutcome
 from tests.fake_slack import FakeSlack, Reply, fake_slack_fixture  # noqa: F401 (fixture)
 
 #: Longest wait, in milliseconds, for the alert queue to drain.
@@ -75,8 +76,8 @@ def use_webhook(actors: ModuleType, settings: Settings, monkeypatch: pytest.Monk
     # Not "from mvr.actors import runtime": the package re-exports the function of that name.
     runtime_module = importlib.import_module("mvr.actors.runtime")
 
-    def use(url: str | None) -> Settings:
-        worker_settings = replace(settings, slack_webhook_url=url)
+    def use(url: str | None, **changes: Any) -> Settings:
+        worker_settings = replace(settings, slack_webhook_url=url, **changes)
         monkeypatch.setattr(runtime_module, "_runtime", runtime_module.Runtime(worker_settings))
         return worker_settings
 
@@ -251,6 +252,48 @@ def test_concurrent_deliveries_post_once(
     assert len(fake_slack.requests) == 1
     assert alerts_total("duplicate") - duplicates == 2
     assert store.status(ticket_id)["alert"] == "sent"
+
+
+def test_alert_interrupted_mid_post_is_posted_again_labelled_once(
+    store: TicketStore, settings: Settings, broker: RedisBroker, use_webhook: Callable,
+    start_worker: StartWorker, fake_slack: FakeSlack, alert_module: ModuleType,
+) -> None:  # fmt: skip
+    # Given an urgent ticket whose alert a worker reserved and then died while posting
+    # (reservations count as interrupted after 3 x 0.01 s + 1 s)
+    worker_settings = use_webhook(fake_slack.url, slack_timeout_s=0.01)
+    ticket_id = urgent_ticket(store, settings)
+    dead = TicketStore(connect(worker_settings), worker_settings)
+    assert dead.begin_alert(ticket_id, "message-of-the-dead-worker").verdict == "reserved"
+    alert_module.alert.send(ticket_id)  # e.g. also a sweeper's copy
+
+    # When the redelivered alert messages are processed
+    started = time.monotonic()
+    drain(broker, start_worker(threads=2))
+
+    # Then exactly one of them posted, after the hold, saying it may be a repeat
+    [request] = fake_slack.requests
+    assert request.at - started >= 0.9
+    assert slack.POSSIBLE_REPEAT in request.json()["text"]
+    assert slack.POSSIBLE_REPEAT in request.json()["blocks"][0]["elements"][0]["text"]
+    assert store.status(ticket_id)["alert"] == "sent"
+
+
+def test_at_most_once_records_an_interrupted_alert_failed(
+    store: TicketStore, settings: Settings, broker: RedisBroker, use_webhook: Callable,
+    start_worker: StartWorker, fake_slack: FakeSlack,
+) -> None:  # fmt: skip
+    # Given MVR_ALERT_DELIVERY=at-most-once and an alert interrupted mid-post
+    worker_settings = use_webhook(fake_slack.url, slack_timeout_s=0.01, alert_delivery="at-most-once")
+    ticket_id = urgent_ticket(store, settings)
+    TicketStore(connect(worker_settings), worker_settings).begin_alert(ticket_id, "dead")
+
+    # When its message is redelivered
+    drain(broker, start_worker())
+
+    # Then nothing is posted again and the alert says its delivery is unknown
+    assert fake_slack.requests == []
+    doc = store.status(ticket_id)
+    assert (doc["alert"], doc["alert_reason"]) == ("failed", UNKNOWN_DELIVERY)
 
 
 def test_unset_webhook_logs_mock_and_records_it(

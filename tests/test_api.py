@@ -244,7 +244,7 @@ def test_health_needs_no_redis_and_ready_and_intake_say_503_without_it(settings:
         client.simulate_post("/tickets", json={"subject": "x"}),
         client.simulate_get("/queue"),
         client.simulate_get("/tickets/next"),
-        client.simulate_get("/tickets/abc/status"),
+        client.simulate_get(f"/tickets/{'a' * 32}/status"),
     ):
         assert result.status_code == 503
         assert result.headers["retry-after"] == "1"

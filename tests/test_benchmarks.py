@@ -13,10 +13,11 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
 
-#: Seconds a quick benchmark may take here (the machine may be shared; quick aims at < 60 s).
-QUICK_TIMEOUT_S = 240
+#: Seconds a quick benchmark may take here (the machine may be shared: bench_inference --quick took
+#: 237-240+ s with the full suite running beside other sessions; quick aims at < 60 s).
+QUICK_TIMEOUT_S = 420
 #: The quality benchmark's held-out sets (benchmarks/quality/README.md, "Held-out sets").
 HELD_OUT = ("rasa_finance", "rasa_helpdesk", "unfair_tos")
 

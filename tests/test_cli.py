@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,7 @@ from click.testing import CliRunner
 
 from mvr.cli import main
 from mvr.processes import stop_process
-from tests.conftest import wait_for
+from tests.conftest import free_port, wait_for
 
 TICKETS = [
     ("Invoice", "I was charged twice for my subscription this month.", "billing", "high"),
@@ -118,12 +121,64 @@ def test_slack_test_posts_and_says_ok(runner: CliRunner, fake_slack, monkeypatch
     assert len(fake_slack.requests) == 1
 
 
+@pytest.mark.parametrize("command", [["slack-test"], ["classify", "Server down"]])
+def test_a_webhook_url_that_is_not_a_url_stops_mvr_at_start(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "not-a-url")
+    monkeypatch.setenv("MVR_BACKEND", "baseline")
+
+    result = runner.invoke(main, command)
+
+    assert result.exit_code == 2
+    assert "invalid value for SLACK_WEBHOOK_URL: an http(s) URL with a host expected" in result.output
+    if command == ["slack-test"]:
+        assert "Nothing was sent." in result.output
+        assert "Posting" not in result.output
+
+
 @pytest.mark.parametrize("command", ["api", "worker"])
 def test_api_and_worker_need_redis_url(runner: CliRunner, command: str) -> None:
     result = runner.invoke(main, [command])
 
     assert result.exit_code == 2
     assert "REDIS_URL is not set" in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "port_env", "needed_by"),
+    [("api", None, "the API"), ("worker", "MVR_WORKER_METRICS_PORT", "the workers' metrics endpoint")],
+)
+def test_api_and_worker_refuse_a_busy_port_at_once(
+    command: str, port_env: str | None, needed_by: str, redis_url: str
+) -> None:
+    # Given something already listening on the port the command needs
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        env = {**os.environ, "REDIS_URL": redis_url, "MVR_WORKER_METRICS_PORT": str(free_port())}
+        args = [sys.executable, "-m", "mvr", command]
+        if port_env:
+            env[port_env] = str(port)
+        else:
+            args += ["--port", str(port)]
+
+        # When the command starts
+        started = time.monotonic()
+        result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+
+    # Then it exits non-zero at once with one line naming the port and what needed it
+    assert result.returncode == 1, result.stderr
+    assert time.monotonic() - started < 15
+    assert result.stderr.strip().splitlines() == [
+        f"Error: port {port} on 127.0.0.1 is already in use, so {needed_by} cannot start; "
+        + (
+            "stop what listens there or set MVR_WORKER_METRICS_PORT"
+            if port_env
+            else "stop what listens there or pass another --port"
+        )
+    ]
 
 
 def test_invalid_setting_is_a_usage_error_naming_it(

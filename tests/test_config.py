@@ -66,8 +66,30 @@ def test_access_log_is_a_boolean_switch(raw: str, value: bool) -> None:
         ({"MVR_LOG_LEVEL": "chatty"}, "MVR_LOG_LEVEL"),
         ({"MVR_ACCESS_LOG": "maybe"}, "MVR_ACCESS_LOG"),
         ({"MVR_TAKE_TIMEOUT_S": "-1"}, "MVR_TAKE_TIMEOUT_S"),
+        ({"SLACK_WEBHOOK_URL": "not-a-url"}, "SLACK_WEBHOOK_URL"),
+        ({"SLACK_WEBHOOK_URL": "hooks.slack.com/services/T/B/secret"}, "SLACK_WEBHOOK_URL"),
+        ({"SLACK_WEBHOOK_URL": "ftp://hooks.slack.com/services/T/B/secret"}, "SLACK_WEBHOOK_URL"),
+        ({"SLACK_WEBHOOK_URL": "https:///services/T/B/secret"}, "SLACK_WEBHOOK_URL"),
+        ({"SLACK_WEBHOOK_URL": "https://hooks.slack.com:99999/services/T/B/secret"}, "SLACK_WEBHOOK_URL"),
+        ({"MVR_ALERT_DELIVERY": "exactly-once"}, "MVR_ALERT_DELIVERY"),
+        ({"MVR_REQUEST_TIMEOUT_S": "0"}, "MVR_REQUEST_TIMEOUT_S"),
+        ({"MVR_SLACK_TIMEOUT_S": "-1"}, "MVR_SLACK_TIMEOUT_S"),
+        ({"MVR_ALERT_MIN_BACKOFF_MS": "0"}, "MVR_ALERT_MIN_BACKOFF_MS"),
     ],
 )
 def test_invalid_values_fail_naming_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
         Settings.from_env(env)
+
+
+def test_an_invalid_webhook_url_is_refused_without_showing_its_secret() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"SLACK_WEBHOOK_URL": "hooks.slack.com/services/T/B/topsecret"})
+
+    assert "http(s) URL with a host" in str(caught.value)
+    assert "topsecret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["https://hooks.slack.com/services/T/B/x", "http://127.0.0.1:8080/hook"])
+def test_http_webhook_urls_are_accepted(url: str) -> None:
+    assert Settings.from_env({"SLACK_WEBHOOK_URL": url}).slack_webhook_url == url

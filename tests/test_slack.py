@@ -17,7 +17,7 @@ import pytest
 
 from mvr import slack
 from mvr.config import Settings
-from mvr.errors import SlackRateLimited, SlackRejected, SlackUnavailable
+from mvr.errors import SlackRateLimited, SlackRejected, SlackUnavailable, SlackUnreachable
 from tests.fake_slack import FakeSlack, Reply, fake_slack_fixture  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,7 +166,7 @@ def test_post_timeout_is_unavailable(fake_slack: FakeSlack) -> None:
 def test_post_connection_refused_is_unavailable_without_secret() -> None:
     url = f"http://127.0.0.1:{_free_port()}/services/T/B/topsecret"
 
-    with pytest.raises(SlackUnavailable, match="cannot reach Slack") as caught:
+    with pytest.raises(SlackUnreachable, match="cannot reach Slack") as caught:
         slack.post(url, {"text": "hi"}, timeout_s=2)
 
     assert "topsecret" not in str(caught.value)
@@ -211,8 +211,11 @@ def test_slack_test_success(fake_slack: FakeSlack, capsys: pytest.CaptureFixture
 @pytest.mark.parametrize(
     "reply,reason",
     [
-        (Reply(404, "no_service"), "Slack rejected the message: HTTP 404: no_service"),
-        (Reply(429, "rate_limited", {"Retry-After": "3"}), "rate limiting this webhook; try again in 3 s"),
+        (
+            Reply(404, "no_service"),
+            "Slack rejected the message: HTTP 404: no_service. Check SLACK_WEBHOOK_URL. Nothing was posted.",
+        ),
+        (Reply(429, "rate_limited", {"Retry-After": "3"}), "try again in 3 s. Nothing was posted."),
         (Reply(502, "bad gateway"), "could not deliver the message: HTTP 502: bad gateway"),
     ],
 )
@@ -234,7 +237,24 @@ def test_slack_test_without_webhook(capsys: pytest.CaptureFixture[str]) -> None:
     code = slack.slack_test(Settings())
 
     assert code == 1
-    assert "SLACK_WEBHOOK_URL is not set" in capsys.readouterr().err
+    assert "SLACK_WEBHOOK_URL is not set (set it in the environment or in .env). Nothing was sent." in (
+        capsys.readouterr().err
+    )
+
+
+def test_slack_test_says_nothing_was_sent_when_slack_cannot_be_reached(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = f"http://127.0.0.1:{_free_port()}/services/T/B/topsecret"
+
+    code = slack.slack_test(Settings(slack_webhook_url=url))
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    last = err.strip().splitlines()[-1]  # (a fake Slack thread of an earlier test may print above it)
+    assert last.startswith("FAILED: cannot reach Slack: ConnectError")
+    assert last.endswith("Nothing was sent.")
+    assert "topsecret" not in out + err
 
 
 def test_webhook_status_logs_configured_without_secret(
@@ -259,21 +279,33 @@ def test_webhook_status_logs_not_set(caplog: pytest.LogCaptureFixture) -> None:
     assert "Slack webhook: not set" in caplog.text
 
 
+def _run_script(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``scripts/test_slack_webhook.py`` as a user would."""
+    script = str(ROOT / "scripts" / "test_slack_webhook.py")
+    return subprocess.run(
+        [sys.executable, script], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
 def test_script_for_the_original_workflow(fake_slack: FakeSlack, tmp_path: Path) -> None:
     # Given only SLACK_WEBHOOK_URL in the environment (run outside the repo: no .env)
     env = {**os.environ, "SLACK_WEBHOOK_URL": fake_slack.url}
 
     # When the user runs the old script
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "test_slack_webhook.py")],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _run_script(env, tmp_path)
 
     # Then it posts once and prints the OK line
     assert done.returncode == 0, done.stderr
     assert "OK: Message sent to Slack. Check your channel." in done.stdout
     assert len(fake_slack.requests) == 1
+
+
+def test_script_refuses_a_webhook_url_that_is_not_a_url(tmp_path: Path) -> None:
+    env = {**os.environ, "SLACK_WEBHOOK_URL": "not-a-url"}
+
+    done = _run_script(env, tmp_path)
+
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "FAILED: invalid value for SLACK_WEBHOOK_URL: an http(s) URL with a host expected. Nothing was sent."
+    )

@@ -7,7 +7,7 @@ import logging
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import Middleware, Retries, TimeLimit
+from dramatiq.middleware import CurrentMessage, Middleware, Retries, TimeLimit
 
 from mvr.config import Settings
 from mvr.store import require_url
@@ -21,12 +21,13 @@ MAINTENANCE_CHANCE = 100_000
 
 
 def _middleware() -> list[Middleware]:
-    """Only the middleware MVR uses: retries with backoff and a time limit per message.
+    """Only the middleware MVR uses: retries with backoff, a time limit per message, and
+    the current message (the alert actor keys its Slack reservation by message id).
 
     Dramatiq's defaults also run age limits, callbacks, pipelines and shutdown
     notifications on every message; MVR uses none of them.
     """
-    return [TimeLimit(), Retries()]
+    return [TimeLimit(), Retries(), CurrentMessage()]
 
 
 class LogLevel(Middleware):

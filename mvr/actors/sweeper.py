@@ -7,8 +7,10 @@ unacked messages only for dead workers). Each
 worker runs a sweeper thread; one of them per ``interval_s`` (a Redis lock) re-sends
 triage for tickets pending (or processing without a lock) for longer than
 ``after_s``, and alerts still undelivered, once their queue has no message
-waiting (on the Redis broker; with RabbitMQ, age alone decides). Duplicates are harmless: claim and
-``begin_alert`` turn them into no-ops.
+waiting (on the Redis broker; with RabbitMQ, age alone decides). An alert with a post in
+progress or a retry scheduled (a message in Dramatiq's delay queue, which a worker holds
+in memory, not in a Redis list) is not stranded: the sweeper never starts a second retry
+chain. Duplicates are harmless: claim and ``begin_alert`` turn them into no-ops.
 """
 
 from __future__ import annotations

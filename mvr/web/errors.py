@@ -15,6 +15,7 @@ from mvr.errors import (
     TransitionNotAllowed,
     ValidationFailed,
 )
+from mvr.ticket import is_ticket_id
 
 __all__ = ["install_error_handlers"]
 
@@ -55,7 +56,10 @@ async def _idempotency_conflict(req: Any, resp: Any, ex: IdempotencyConflict, pa
 
 
 async def _not_found(req: Any, resp: Any, ex: TicketNotFound, params: Any) -> None:
-    _answer(resp, falcon.HTTP_404, "Not found", f"no ticket with id {ex}")
+    # Echo only what can be an id: a 10 KB bogus id must not come back in the answer.
+    given = str(ex)
+    detail = f"no ticket with id {given}" if is_ticket_id(given) else "no ticket with that id"
+    _answer(resp, falcon.HTTP_404, "Not found", detail)
 
 
 async def _conflict(req: Any, resp: Any, ex: TransitionNotAllowed, params: Any) -> None:

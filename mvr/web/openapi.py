@@ -10,6 +10,7 @@ import msgspec
 from mvr.ticket import TicketStatus
 from mvr.web.head import HeadLikeGet
 from mvr.web.schemas import (
+    MAX_IDEMPOTENCY_KEY_CHARS,
     MAX_REQUEST_BYTES,
     CorrectionIn,
     ErrorOut,
@@ -111,7 +112,7 @@ def _operations() -> dict[str, Any]:
         "name": "Idempotency-Key",
         "in": "header",
         "required": False,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY_CHARS},
         "description": "Same key and body within 24 h return the same ticket; a different body is 422.",
     }
     return {

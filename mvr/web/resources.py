@@ -14,7 +14,7 @@ import msgspec
 from mvr.ticket import TicketStatus
 from mvr.web.head import HeadLikeGet
 from mvr.web.metrics import CORRECTIONS, TICKETS_ACCEPTED
-from mvr.web.schemas import MAX_REQUEST_BYTES, parse_correction, parse_ticket
+from mvr.web.schemas import MAX_REQUEST_BYTES, parse_correction, parse_idempotency_key, parse_ticket
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -63,8 +63,9 @@ class TicketsResource:
 
     async def on_post(self, req: Request, resp: Response) -> None:
         _require_json(req)
+        idempotency_key = parse_idempotency_key(req.get_header("Idempotency-Key"))
         fields = parse_ticket(await _read_body(req))
-        ticket_id, created = await self._store.accept(fields, req.get_header("Idempotency-Key"))
+        ticket_id, created = await self._store.accept(fields, idempotency_key)
         if created:
             TICKETS_ACCEPTED.inc()
             if self._send_triage is not None:

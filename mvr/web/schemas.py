@@ -14,6 +14,7 @@ from mvr.errors import ValidationFailed
 
 __all__ = [
     "MAX_BODY_CHARS",
+    "MAX_IDEMPOTENCY_KEY_CHARS",
     "MAX_REQUEST_BYTES",
     "MAX_SUBJECT_CHARS",
     "CorrectionIn",
@@ -25,15 +26,24 @@ __all__ = [
     "TicketIn",
     "TicketStatusOut",
     "parse_correction",
+    "parse_idempotency_key",
     "parse_ticket",
 ]
 
-#: Largest accepted request body, in bytes (64 KiB).
-MAX_REQUEST_BYTES = 64 * 1024
 #: Longest subject, in characters.
 MAX_SUBJECT_CHARS = 500
 #: Longest body or description, in characters.
 MAX_BODY_CHARS = 20_000
+#: Longest ``Idempotency-Key`` header, in characters.
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+#: Most bytes one character can take in JSON: a character beyond the BMP written as a
+#: ``\uXXXX\uXXXX`` surrogate pair.
+_MAX_JSON_BYTES_PER_CHAR = 12
+#: Room for the field names, quotes, separators and some whitespace.
+_JSON_FRAME_BYTES = 4 * 1024
+#: Largest accepted request body, in bytes: set from the field limits, so that any body within
+#: them fits however it is encoded (about 479 KiB).
+MAX_REQUEST_BYTES = _MAX_JSON_BYTES_PER_CHAR * (MAX_SUBJECT_CHARS + 2 * MAX_BODY_CHARS) + _JSON_FRAME_BYTES
 
 Subject = Annotated[str, Meta(max_length=MAX_SUBJECT_CHARS, description="Ticket subject line.")]
 LongText = Annotated[str, Meta(max_length=MAX_BODY_CHARS)]
@@ -174,6 +184,24 @@ def parse_ticket(data: bytes) -> dict[str, str]:
             [{"field": None, "message": "at least one of subject, body, description must be non-blank"}]
         )
     return present
+
+
+def parse_idempotency_key(value: str | None) -> str | None:
+    """Return the ``Idempotency-Key`` header, or None when absent.
+
+    Raises:
+        ValidationFailed: The key is longer than ``MAX_IDEMPOTENCY_KEY_CHARS`` (422).
+    """
+    if value is not None and len(value) > MAX_IDEMPOTENCY_KEY_CHARS:
+        raise ValidationFailed(
+            [
+                {
+                    "field": "Idempotency-Key",
+                    "message": f"must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters (got {len(value)})",
+                }
+            ]
+        )
+    return value
 
 
 def parse_correction(data: bytes, categories: tuple[str, ...]) -> tuple[str, float | None]:
