@@ -134,7 +134,7 @@ def test_up_runs_everything_stops_cleanly_and_keeps_tickets(tmp_path: Path) -> N
 
 def test_up_prints_its_urls_only_once_the_api_listens_and_the_model_is_loaded(tmp_path: Path) -> None:
     port = free_port()
-    up = _start_up(tmp_path, port)
+    up = _start_up(tmp_path, port, free_port())
     lines: list[str] = []
     health_when_ready: list[bool] = []
 
