@@ -64,7 +64,7 @@ class EmbeddingBackend:
         self._batcher = batcher
         self._categories = categories
         self._sentiment = sentiment
-        #: The encoder (``max_tokens``, ``windows`` and ``count_tokens`` for long tickets).
+        #: The encoder that embeds every ticket and its chunks.
         self.encoder = encoder
         self._priority = priority
 
