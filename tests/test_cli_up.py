@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -136,28 +137,39 @@ def test_up_prints_its_urls_only_once_the_api_listens_and_the_model_is_loaded(tm
     port = free_port()
     up = _start_up(tmp_path, port, free_port())
     lines: list[str] = []
-    health_when_ready: list[bool] = []
+    ready_when_printed: list[tuple[bool, int]] = []
 
     def read() -> None:
         assert up.stdout is not None
         for line in up.stdout:
             lines.append(line)
             if "MVR is ready" in line:
-                health_when_ready.append(_health(f"http://127.0.0.1:{port}"))
+                ready_when_printed.append((_health(f"http://127.0.0.1:{port}"), _workers_ready("".join(lines))))
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        wait_for(lambda: health_when_ready, timeout_s=90)
+        wait_for(lambda: ready_when_printed, timeout_s=90)
+        # The worker's own log line comes through Dramatiq's parent process, so it may trail.
+        wait_for(lambda: "Engine ready backend=baseline" in "".join(lines), timeout_s=30)
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(60)
         reader.join(10)
     output = "".join(lines)
-    assert health_when_ready == [True], output
-    engine_at = output.index("Engine ready backend=baseline")
+    assert ready_when_printed == [(True, 1)], output
     url_at = output.index(f"MVR API: http://127.0.0.1:{port}")
-    assert output.index("Starting the API and a worker") < engine_at < url_at < output.index("MVR is ready")
+    assert output.index("Starting the API and a worker") < url_at < output.index("MVR is ready")
+
+
+def _workers_ready(output: str) -> int:
+    """Count the worker processes that recorded a loaded engine in the Redis `mvr up` printed."""
+    import redis
+
+    url = re.search(r"Embedded Redis at (\S+)", output)
+    assert url is not None, output
+    with redis.Redis.from_url(url.group(1)) as client:
+        return int(client.zcard("mvr:workers:ready"))
 
 
 def test_second_up_in_the_same_directory_refuses_and_the_first_keeps_serving(tmp_path: Path) -> None:
