@@ -182,7 +182,7 @@ def run_fixed(
     """
     slices: dict[str, list[dict]] = {name: [] for name in servers}
     mvr_client = servers["mvr"].redis.client()
-    before, tickets_before = commandstats(mvr_client), mvr_client.zcard("mvr:tickets")
+    before, tickets_before = commandstats(mvr_client), mvr_client.zcard("mvr:pending")
     for round_no in range(rounds):
         for name, server in servers.items():
             c.log(f"fixed rate: {name} at {rate:g} req/s (round {round_no + 1} of {rounds})")
@@ -202,7 +202,7 @@ def run_fixed(
             )
             slices[name].append(result)
     fixed = {name: _combine(results, rate) for name, results in slices.items()}
-    accepted = mvr_client.zcard("mvr:tickets") - tickets_before
+    accepted = mvr_client.zcard("mvr:pending") - tickets_before
     after = commandstats(mvr_client)
     delta = {k: v - before.get(k, 0) for k, v in after.items() if k not in ("info", "zcard")}
     return fixed, {k: round(v / accepted, 3) for k, v in delta.items() if v > 0}

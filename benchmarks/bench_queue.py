@@ -83,7 +83,7 @@ class _NoClient:
 
 
 def _decision(rng: random.Random) -> Any:
-    from mvr.inference.decision import Decision, urgency_label
+    from mvr.ticket import Decision, urgency_label
 
     s = round(rng.random(), 4)
     category = rng.choice(("Billing", "Technical", "Legal"))

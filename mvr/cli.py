@@ -205,14 +205,20 @@ def _lock_data_dir() -> DataDirLock:
 @main.command("slack-test")
 def slack_test() -> None:
     """Post one test message to SLACK_WEBHOOK_URL and say whether it arrived."""
-    from mvr.slack import NOTHING_SENT
-    from mvr.slack import slack_test as post_test_message
+    from mvr.slack import NOTHING_SENT, OK_MESSAGE, redact_http_logs, redact_webhook, send_test_message
 
     try:
         settings = load_settings()
     except ConfigError as ex:
         raise click.UsageError(f"{ex}. {NOTHING_SENT}") from ex
-    sys.exit(post_test_message(settings))
+    redact_http_logs()
+    if settings.slack_webhook_url:
+        click.echo(f"Posting a test message to {redact_webhook(settings.slack_webhook_url)}")
+    failure = send_test_message(settings)
+    if failure is not None:
+        click.echo(f"FAILED: {failure}", err=True)
+        sys.exit(1)
+    click.echo(OK_MESSAGE)
 
 
 def _start_children(settings: Settings, host: str, port: int) -> list[subprocess.Popen[bytes]]:

@@ -15,10 +15,10 @@ from typing import Any
 
 import click
 
-from mvr.client import ApiError, MvrClient, NothingWaiting
+from mvr.client import MvrClient
 from mvr.config import ConfigError, Settings, load_settings
-from mvr.store import excerpt
-from mvr.ticket import TicketStatus, score_text
+from mvr.errors import ApiError, NothingWaiting
+from mvr.ticket import TEXT_FIELDS, TicketStatus, excerpt, score_text
 
 __all__ = ["PEOPLE_COMMANDS", "cli_settings"]
 
@@ -177,7 +177,7 @@ def _describe(doc: dict[str, Any]) -> str:
             lines.append(f"{name.split('_')[0]:<8} {doc[name]}")
     if doc.get("actions"):
         lines.append(f"actions  {', '.join(doc['actions'])}")
-    for name in ("subject", "body", "description"):
+    for name in TEXT_FIELDS:
         if doc.get(name):
             lines += ["", f"{name}:", doc[name]]
     return "\n".join(lines)

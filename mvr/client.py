@@ -7,24 +7,17 @@ from typing import Any
 
 import httpx
 
-from mvr.errors import MVRError
+from mvr.errors import ApiError, NothingWaiting
+from mvr.ticket import DECIDED, TicketStatus
 
-__all__ = ["ApiError", "MvrClient", "NothingWaiting"]
+__all__ = ["MvrClient"]
 
 #: Seconds allowed for each request.
 TIMEOUT_S = 10.0
 #: Seconds between two status polls of ``wait``.
 POLL_S = 0.2
 #: Statuses after which a ticket's decision no longer changes by itself.
-DECIDED_OR_FAILED = frozenset({"completed", "taken", "resolved", "failed"})
-
-
-class ApiError(MVRError):
-    """MVR could not be reached, or answered with an error (the message says which)."""
-
-
-class NothingWaiting(ApiError):
-    """GET /tickets/next found no completed ticket."""
+DECIDED_OR_FAILED = DECIDED | {TicketStatus.FAILED}
 
 
 class MvrClient:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from mvr.errors import MVRError
+from mvr.errors import ConfigError, StoreUnavailable
 
 __all__ = [
     "ALERT_DELIVERIES",
@@ -42,10 +42,6 @@ ALERT_DELIVERIES = ("at-least-once", "at-most-once")
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models_export"
 
 T = TypeVar("T")
-
-
-class ConfigError(MVRError, ValueError):
-    """A configuration variable holds a value MVR cannot use."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +140,12 @@ class Settings:
         ``slack_timeout_s``, plus a second.
         """
         return int((3 * self.slack_timeout_s + 1) * 1000)
+
+    def require_redis_url(self) -> str:
+        """Return ``REDIS_URL`` or raise ``StoreUnavailable`` naming it."""
+        if self.redis_url is None:
+            raise StoreUnavailable("REDIS_URL is not set (`mvr up` starts an embedded server and sets it)")
+        return self.redis_url
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -1,7 +1,10 @@
 """MVR's exception tree.
 
     MVRError
-    ├── ConfigError (also a ValueError; lives in mvr.config)
+    ├── ConfigError             A setting holds a value MVR cannot use (also a ValueError).
+    ├── CategoriesFileInvalid   A categories file is not a list of well-formed categories.
+    ├── ApiError                The `mvr` CLI could not reach MVR's API, or it answered an error.
+    │   └── NothingWaiting      GET /tickets/next found no completed ticket.
     ├── ResourceBusy            A port or data directory MVR needs is held by another process.
     ├── StoreUnavailable        Redis cannot be reached in time.
     ├── TicketNotFound          No ticket has that id.
@@ -21,9 +24,13 @@
 from __future__ import annotations
 
 __all__ = [
+    "ApiError",
+    "CategoriesFileInvalid",
+    "ConfigError",
     "IdempotencyConflict",
     "InferenceFailed",
     "MVRError",
+    "NothingWaiting",
     "ResourceBusy",
     "SlackRateLimited",
     "SlackRejected",
@@ -38,6 +45,22 @@ __all__ = [
 
 class MVRError(Exception):
     """Base class of every MVR error."""
+
+
+class ConfigError(MVRError, ValueError):
+    """A configuration variable holds a value MVR cannot use."""
+
+
+class CategoriesFileInvalid(MVRError):
+    """A categories file is not a list of well-formed categories."""
+
+
+class ApiError(MVRError):
+    """MVR could not be reached, or answered with an error (the message says which)."""
+
+
+class NothingWaiting(ApiError):
+    """GET /tickets/next found no completed ticket."""
 
 
 class ResourceBusy(MVRError):

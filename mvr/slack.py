@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -39,19 +38,20 @@ __all__ = [
     "escape",
     "log_webhook_status",
     "post",
+    "redact_http_logs",
     "redact_webhook",
-    "slack_test",
+    "send_test_message",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: What ``slack_test`` prints when Slack accepted the test message.
+#: What `mvr slack-test` prints when Slack accepted the test message.
 OK_MESSAGE = "OK: Message sent to Slack. Check your channel."
-#: How ``slack_test`` ends when no request left for Slack (unset or invalid URL, no connection).
+#: How a failed test message ends when no request left for Slack (unset or invalid URL, no connection).
 NOTHING_SENT = "Nothing was sent."
 #: How an alert says that an earlier post of it may have reached Slack already.
 POSSIBLE_REPEAT = "possible repeat: an earlier delivery of this alert was interrupted"
-#: Seconds ``slack_test`` waits for Slack.
+#: Seconds the test message waits for Slack.
 TEST_TIMEOUT_S = 10.0
 #: Wait, in seconds, when a 429 carries no usable ``Retry-After`` (e.g. an HTTP date).
 DEFAULT_RETRY_AFTER_S = 1.0
@@ -235,35 +235,28 @@ def log_webhook_status(settings: Settings) -> None:
         logger.info('Slack webhook: not set; alerts are logged as "Mock webhook would fire".')
 
 
-def slack_test(settings: Settings) -> int:
-    """Post one test message to ``SLACK_WEBHOOK_URL`` and print the outcome.
+def send_test_message(settings: Settings) -> str | None:
+    """Post one test message to ``SLACK_WEBHOOK_URL``.
 
     Returns:
-        The process exit code: 0 when Slack accepted the message, 1 otherwise.
+        None when Slack accepted the message, otherwise why it did not (for people to read).
     """
     url = settings.slack_webhook_url
     if not url:
-        return _fail(f"SLACK_WEBHOOK_URL is not set (set it in the environment or in .env). {NOTHING_SENT}")
-    print(f"Posting a test message to {redact_webhook(url)}")
+        return f"SLACK_WEBHOOK_URL is not set (set it in the environment or in .env). {NOTHING_SENT}"
     try:
         post(url, _test_payload(settings), TEST_TIMEOUT_S)
     except SlackRejected as ex:
-        return _fail(f"Slack rejected the message: {ex.reason}. Check SLACK_WEBHOOK_URL. Nothing was posted.")
+        return f"Slack rejected the message: {ex.reason}. Check SLACK_WEBHOOK_URL. Nothing was posted."
     except SlackRateLimited as ex:
-        return _fail(
+        return (
             f"Slack is rate limiting this webhook; try again in {ex.retry_after_s:g} s. Nothing was posted."
         )
     except SlackUnreachable as ex:
-        return _fail(f"{ex}. {NOTHING_SENT}")
+        return f"{ex}. {NOTHING_SENT}"
     except SlackUnavailable as ex:
-        return _fail(f"could not deliver the message: {ex}.")
-    print(OK_MESSAGE)
-    return 0
-
-
-def _fail(reason: str) -> int:
-    print(f"FAILED: {reason}", file=sys.stderr)
-    return 1
+        return f"could not deliver the message: {ex}."
+    return None
 
 
 def _test_payload(settings: Settings) -> dict[str, Any]:
@@ -286,4 +279,8 @@ def _redact_arg(arg: object) -> object:
     return arg
 
 
-logging.getLogger("httpx").addFilter(_RedactUrls())
+def redact_http_logs() -> None:
+    """Make httpx's request log lines show webhook URLs redacted (idempotent)."""
+    http_logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _RedactUrls) for f in http_logger.filters):
+        http_logger.addFilter(_RedactUrls())

@@ -7,7 +7,6 @@ Both raise ``StoreUnavailable`` when Redis does not answer.
 Keys (prefix ``mvr:`` by default):
 
 - ``ticket:{id}`` hash: the ticket, its status and its decision.
-- ``tickets`` zset by creation time: every ticket ever accepted.
 - ``pending`` / ``processing`` zsets by creation time.
 - ``ready`` zset of completed tickets by S; members are ``{rank}:{id}``, where ``rank``
   (16 digits, falling with creation time) makes equal S come out oldest first.
@@ -35,6 +34,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,38 +44,50 @@ import redis.asyncio
 from redis.connection import HiredisRespSerializer
 
 from mvr.errors import IdempotencyConflict, StoreUnavailable, TicketNotFound, TransitionNotAllowed
-from mvr.ticket import ACTIONS, DECIDED, AlertOutcome, TicketStatus, is_ticket_id
+from mvr.queues import (
+    ALERT_ACTOR,
+    ALERT_QUEUE,
+    TRIAGE_ACTOR,
+    TRIAGE_QUEUE,
+    dramatiq_message,
+    redis_queue_keys,
+)
+from mvr.ticket import (
+    ACTIONS,
+    DECIDED,
+    TEXT_FIELDS,
+    AlertOutcome,
+    Correction,
+    QueueItem,
+    TicketStatus,
+    TicketStatusDocument,
+    UrgencyLabel,
+    excerpt,
+    is_ticket_id,
+)
 
 if TYPE_CHECKING:
     from mvr.config import Settings
-    from mvr.inference.decision import Decision
+    from mvr.ticket import Decision
 
 __all__ = [
-    "ALERT_ACTOR",
-    "connect",
-    "connect_async",
-    "ALERT_QUEUE",
     "AlertReservation",
-    "TRIAGE_ACTOR",
-    "TRIAGE_QUEUE",
+    "AlertVerdict",
     "AsyncTicketStore",
     "Claim",
+    "ClaimState",
+    "Completion",
     "QueuePage",
     "TicketStore",
+    "connect",
+    "connect_async",
     "utc_now_iso",
 ]
 
-#: Dramatiq queue and actor of ticket triage.
-TRIAGE_QUEUE = TRIAGE_ACTOR = "triage"
-#: Dramatiq queue and actor of Slack alerts (own queue: Slack never delays triage).
-ALERT_QUEUE = "alerts"
-ALERT_ACTOR = "alert"
 #: Redis connections per API process (requests in flight beyond it wait for one).
 API_POOL_SIZE = 100
 #: Idempotency records expire after 24 hours.
 IDEMPOTENCY_TTL_S = 24 * 3600
-#: Text fields a ticket may carry.
-TEXT_FIELDS = ("subject", "body", "description")
 _JSON_FIELDS = ("scores", "explanation")
 #: Scripts that start with ``lifecycle.lua`` (shared helpers and lease expiry).
 _LIFECYCLE_SCRIPTS = ("pop_next", "resolve", "requeue", "correct", "queue_page")
@@ -84,8 +96,6 @@ _ALLOWED_FROM = {
     action: tuple(status for status, actions in ACTIONS.items() if action in actions)
     for action in ("resolve", "requeue", "category")
 }
-#: Characters of body text in a queue item's ``excerpt``.
-EXCERPT_CHARS = 160
 _REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 _LUA_DIR = Path(__file__).with_name("lua")
 _encode_json = msgspec.json.Encoder().encode
@@ -93,7 +103,7 @@ _encode_json = msgspec.json.Encoder().encode
 
 def connect(settings: Settings) -> redis.Redis:
     """Return a Redis client for workers and the CLI (fails fast, no silent retries)."""
-    return redis.Redis.from_url(require_url(settings), **_client_options(settings))
+    return redis.Redis.from_url(settings.require_redis_url(), **_client_options(settings))
 
 
 def connect_async(settings: Settings) -> redis.asyncio.Redis:
@@ -103,9 +113,11 @@ def connect_async(settings: Settings) -> redis.asyncio.Redis:
     never opens more connections than that.
     """
     options = _client_options(settings)
-    if require_url(settings).startswith("redis://"):
+    if settings.require_redis_url().startswith("redis://"):
         options["connection_class"] = _HiredisPackingConnection
-    return redis.asyncio.Redis.from_url(require_url(settings), max_connections=API_POOL_SIZE, **options)
+    return redis.asyncio.Redis.from_url(
+        settings.require_redis_url(), max_connections=API_POOL_SIZE, **options
+    )
 
 
 class _HiredisPackingConnection(redis.asyncio.Connection):
@@ -118,7 +130,8 @@ class _HiredisPackingConnection(redis.asyncio.Connection):
     _packer = HiredisRespSerializer()
 
     def pack_command(self, *args: Any) -> list[bytes]:
-        return self._packer.pack(*args)
+        packed: list[bytes] = self._packer.pack(*args)
+        return packed
 
 
 class _RedisSlots:
@@ -163,13 +176,6 @@ def _client_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def require_url(settings: Settings) -> str:
-    """Return ``REDIS_URL`` or raise ``StoreUnavailable`` naming it."""
-    if settings.redis_url is None:
-        raise StoreUnavailable("REDIS_URL is not set (`mvr up` starts an embedded server and sets it)")
-    return settings.redis_url
-
-
 def utc_now_iso(ts: float | None = None) -> str:
     """Return an ISO 8601 UTC timestamp with milliseconds, e.g. ``2026-01-02T03:04:05.678Z``."""
     # PERF: time.strftime is about 2x faster than datetime here (bench_intake, tuning 1).
@@ -178,31 +184,31 @@ def utc_now_iso(ts: float | None = None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int((ts - whole) * 1000):03d}Z"
 
 
-def dramatiq_message(queue: str, actor: str, *args: Any, message_id: str | None = None) -> tuple[str, str]:
-    """Encode a message in Dramatiq's Redis wire format.
+class ClaimState(StrEnum):
+    """What claiming a ticket found (``claim.lua``)."""
 
-    Args:
-        queue: Dramatiq queue name.
-        actor: Dramatiq actor name.
-        *args: The actor's arguments.
-        message_id: An id unique to this message (default: a new uuid4); it serves as
-            both Dramatiq's message id and its Redis message id.
+    CLAIMED = "claimed"
+    DONE = "done"  # already finished
+    LOCKED = "locked"  # another worker holds it
+    MISSING = "missing"
 
-    Returns:
-        ``(redis_message_id, encoded message)``, as Dramatiq's RedisBroker writes them.
-    """
-    message_id = message_id or str(uuid.uuid4())
-    message = {
-        "queue_name": queue,
-        "actor_name": actor,
-        "args": list(args),
-        "kwargs": {},
-        "options": {"redis_message_id": message_id},
-        "message_id": message_id,
-        "message_timestamp": int(time.time() * 1000),
-    }
-    # PERF: msgspec encodes this ~40% faster than json.dumps, same bytes (bench_intake, tuning 1).
-    return message_id, _encode_json(message).decode()
+
+class Completion(StrEnum):
+    """What writing a decision did (``complete.lua``); also the label of ``mvr_tickets_triaged_total``."""
+
+    COMPLETED = "completed"
+    DONE = "done"  # already completed
+    STALE = "stale"  # a newer claim exists
+
+
+class AlertVerdict(StrEnum):
+    """What reserving an alert found (``alert_begin.lua``)."""
+
+    RESERVED = "reserved"  # post now
+    HELD = "held"  # another delivery is posting
+    SCHEDULED = "scheduled"  # another message's retry owns the alert
+    ABANDONED = "abandoned"  # at most once: an interrupted post, not repeated
+    FINAL = "final"  # already finished
 
 
 @dataclass(frozen=True)
@@ -210,15 +216,14 @@ class Claim:
     """The outcome of claiming a ticket.
 
     Attributes:
-        state: ``claimed``, ``done`` (already finished), ``locked`` (another worker
-            holds it) or ``missing``.
+        state: See ``ClaimState``.
         token: Fencing token of this claim (``claimed`` only).
         text: ``subject``, ``body``, ``description`` (``claimed`` only).
         created_ts: When the ticket was accepted, in Unix seconds (``claimed`` only).
         retry_in_ms: Time left on another worker's lock (``locked`` only).
     """
 
-    state: str
+    state: ClaimState
     token: str = ""
     text: tuple[str, str, str] = ("", "", "")
     created_ts: float = 0.0
@@ -230,16 +235,14 @@ class AlertReservation:
     """The outcome of reserving an alert before posting it.
 
     Attributes:
-        verdict: ``reserved`` (post now), ``held`` (another delivery is posting),
-            ``scheduled`` (another message's retry owns the alert), ``abandoned`` (at most
-            once: an interrupted post, not repeated) or ``final`` (already finished).
+        verdict: See ``AlertVerdict``.
         possible_repeat: An earlier post was interrupted and may have reached Slack
             (``reserved`` only): the message must say so.
         held_ms: Time left before the other delivery's reservation counts as interrupted
             (``held`` only).
     """
 
-    verdict: str
+    verdict: AlertVerdict
     possible_repeat: bool = False
     held_ms: int = 0
 
@@ -249,7 +252,7 @@ class QueuePage:
     """One page of the queue and the number of tickets in it."""
 
     total: int
-    items: list[dict[str, Any]]
+    items: list[QueueItem]
 
 
 class _Keys:
@@ -259,7 +262,6 @@ class _Keys:
         self.prefix = prefix
         self.broker_namespace = broker_namespace
         self.enqueue_in_redis = enqueue_in_redis
-        self.index = f"{prefix}tickets"
         self.pending = f"{prefix}pending"
         self.processing = f"{prefix}processing"
         self.ready = f"{prefix}ready"
@@ -294,12 +296,11 @@ class _Keys:
         """Return the zset of tickets in ``status`` (completed, taken, resolved) and ``category``."""
         return f"{self.by_category}{status}:{category}"
 
-    def queue_keys(self, queue: str) -> list[str]:
+    def queue_keys(self, queue: str) -> tuple[str, str]:
         """Return Dramatiq's list and message-hash keys of ``queue`` (empty names when not on Redis)."""
         if not self.enqueue_in_redis:
-            return ["", ""]
-        full = f"{self.broker_namespace}:{queue}"
-        return [full, f"{full}.msgs"]
+            return "", ""
+        return redis_queue_keys(self.broker_namespace, queue)
 
     @staticmethod
     def script_source(name: str) -> str:
@@ -319,79 +320,61 @@ def body_hash(fields: dict[str, str]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def status_document(raw: dict[str, str]) -> dict[str, Any]:
+def status_document(raw: dict[str, str]) -> TicketStatusDocument:
     """Turn a ticket hash into the public status document."""
-    doc: dict[str, Any] = {
-        "ticket_id": raw["ticket_id"],
-        "status": raw["status"],
-        "created_at": raw["created_at"],
-        "updated_at": raw["updated_at"],
-    }
-    for name in TEXT_FIELDS:
-        if name in raw:
-            doc[name] = raw[name]
-    if raw["status"] in DECIDED:
-        doc["category"] = raw["category"]
-        doc["urgency_score"] = float(raw["urgency_score"])
-        doc["urgency_label"] = raw["urgency_label"]
-        for name in _JSON_FIELDS:
-            doc[name] = json.loads(raw[name])
-        doc["alert"] = raw.get("alert", "none")
-        for name in ("alert_reason", "taken_at", "lease_expires_at", "resolved_at"):
-            if name in raw:
-                doc[name] = raw[name]
+    status = TicketStatus(raw["status"])
+    doc = TicketStatusDocument(
+        ticket_id=raw["ticket_id"],
+        status=status,
+        created_at=raw["created_at"],
+        updated_at=raw["updated_at"],
+        actions=list(ACTIONS.get(status, ())),
+        subject=raw.get("subject"),
+        body=raw.get("body"),
+        description=raw.get("description"),
+    )
+    if status in DECIDED:
+        doc.category = raw["category"]
+        doc.urgency_score = float(raw["urgency_score"])
+        doc.urgency_label = UrgencyLabel(raw["urgency_label"])
+        doc.scores = json.loads(raw["scores"])
+        doc.explanation = json.loads(raw["explanation"])
+        doc.alert = AlertOutcome(raw.get("alert", AlertOutcome.NONE))
+        doc.alert_reason = raw.get("alert_reason")
+        doc.taken_at = raw.get("taken_at")
+        doc.lease_expires_at = raw.get("lease_expires_at")
+        doc.resolved_at = raw.get("resolved_at")
         if "corrected_category" in raw:
-            doc["correction"] = correction(raw)
-    if raw["status"] == TicketStatus.FAILED:
-        doc["failure_reason"] = raw.get("failure_reason", "")
-    doc["actions"] = list(ACTIONS.get(raw["status"], ()))
+            doc.correction = correction(raw)
+    if status == TicketStatus.FAILED:
+        doc.failure_reason = raw.get("failure_reason", "")
     return doc
 
 
-def correction(raw: dict[str, str]) -> dict[str, Any]:
+def correction(raw: dict[str, str]) -> Correction:
     """Return the person's correction recorded in a ticket hash."""
     urgency = raw.get("corrected_urgency")
-    return {
-        "category": raw["corrected_category"],
-        "urgency_score": float(urgency) if urgency else None,
-        "corrected_at": raw["corrected_at"],
-    }
+    return Correction(raw["corrected_category"], float(urgency) if urgency else None, raw["corrected_at"])
 
 
-def excerpt(text: str) -> str:
-    """Return the start of a ticket's text on one line, at most ``EXCERPT_CHARS`` characters."""
-    # PERF: only the head is split; splitting a whole 600-byte body per queue item doubled
-    # the Python cost of a /queue page (bench_queue, FIFO change).
-    head = text[: 2 * EXCERPT_CHARS]
-    flat = " ".join(head.split())
-    if len(flat) <= EXCERPT_CHARS and len(head) == len(text):
-        return flat
-    return flat[: EXCERPT_CHARS - 1].rstrip() + "…"
-
-
-def _queue_item(row: list[Any]) -> dict[str, Any]:
+def _queue_item(row: list[Any]) -> QueueItem:
     ticket_id, status, score, label, category, created_at, subject, text, alert, *corrected = row
-    status = _decode(status)
     # The script cuts the text at a byte count, maybe inside a character: drop that partial end.
     text = text.decode(errors="ignore") if isinstance(text, bytes) else str(text)
-    item: dict[str, Any] = {
-        "ticket_id": _decode(ticket_id),
-        "status": status,
-        "created_at": _decode(created_at),
-        "subject": _decode(subject) or None,
-        "excerpt": excerpt(text),
-    }
-    if status in DECIDED:
-        item.update(
-            urgency_score=float(score),
-            urgency_label=_decode(label),
-            category=_decode(category),
-            alert=_decode(alert),
-        )
+    item = QueueItem(
+        ticket_id=_decode(ticket_id),
+        status=TicketStatus(_decode(status)),
+        created_at=_decode(created_at),
+        subject=_decode(subject) or None,
+        excerpt=excerpt(text),
+    )
+    if item.status in DECIDED:
+        item.urgency_score = float(score)
+        item.urgency_label = UrgencyLabel(_decode(label))
+        item.category = _decode(category)
+        item.alert = AlertOutcome(_decode(alert))
         if corrected[0]:
-            item["correction"] = correction(
-                dict(zip(_CORRECTION_FIELDS, map(_decode, corrected), strict=True))
-            )
+            item.correction = correction(dict(zip(_CORRECTION_FIELDS, map(_decode, corrected), strict=True)))
     return item
 
 
@@ -464,7 +447,6 @@ class AsyncTicketStore:
         message_id, message = dramatiq_message(TRIAGE_QUEUE, TRIAGE_ACTOR, ticket_id, message_id=ticket_id)
         keys = [
             k.ticket_key(ticket_id),
-            k.index,
             k.pending,
             k.idem_key(idempotency_key) if idempotency_key else "",
             *k.queue_keys(TRIAGE_QUEUE),
@@ -482,7 +464,7 @@ class AsyncTicketStore:
             args += (name, value)
         return keys, args
 
-    async def status(self, ticket_id: str) -> dict[str, Any]:
+    async def status(self, ticket_id: str) -> TicketStatusDocument:
         """Return the status document of a ticket (after returning its lease if it ran out).
 
         Raises:
@@ -527,7 +509,7 @@ class AsyncTicketStore:
             return [(k.category_set(s, category), _ORDER[s]) for s in statuses if s in DECIDED]
         return [(k.status_set(s), _ORDER[s]) for s in statuses]
 
-    async def pop_next(self) -> dict[str, Any] | None:
+    async def pop_next(self) -> TicketStatusDocument | None:
         """Take the completed ticket with the highest S (oldest first among equal S), or None.
 
         The ticket becomes ``taken`` (with ``taken_at``, and ``lease_expires_at`` when
@@ -544,7 +526,7 @@ class AsyncTicketStore:
             expired = await self._client.zcount(k.taken, "-inf", self._lease_cutoff()) if not ready else 0
         return bool(ready or expired)
 
-    async def resolve(self, ticket_id: str) -> dict[str, Any]:
+    async def resolve(self, ticket_id: str) -> TicketStatusDocument:
         """Move a ``taken`` ticket to ``resolved``.
 
         Raises:
@@ -553,7 +535,7 @@ class AsyncTicketStore:
         """
         return await self._transition("resolve", ticket_id, [], [])
 
-    async def requeue(self, ticket_id: str) -> dict[str, Any]:
+    async def requeue(self, ticket_id: str) -> TicketStatusDocument:
         """Put a ``taken`` ticket back into the ready queue (``completed``), at its place by S and age.
 
         Raises:
@@ -562,7 +544,9 @@ class AsyncTicketStore:
         """
         return await self._transition("requeue", ticket_id, [], [])
 
-    async def correct(self, ticket_id: str, category: str, urgency_score: float | None) -> dict[str, Any]:
+    async def correct(
+        self, ticket_id: str, category: str, urgency_score: float | None
+    ) -> TicketStatusDocument:
         """Record a person's category (and urgency) next to MVR's decision.
 
         Raises:
@@ -574,7 +558,7 @@ class AsyncTicketStore:
 
     async def _transition(
         self, action: str, ticket_id: str, keys: list[str], args: list[Any]
-    ) -> dict[str, Any]:
+    ) -> TicketStatusDocument:
         script = "correct" if action == "category" else action
         outcome, detail = await self._run(script, self._keys.ticket_key(ticket_id), keys, args)
         if outcome == b"missing":
@@ -648,17 +632,17 @@ class TicketStore:
                 keys=[k.ticket_key(ticket_id), k.lock_key(ticket_id), k.fence, k.pending, k.processing],
                 args=[self._lock_ttl_ms, utc_now_iso()],
             )
-        state = _decode(reply[0])
-        if state == "claimed":
+        state = ClaimState(_decode(reply[0]))
+        if state == ClaimState.CLAIMED:
             subject, body, description = (_decode(v) for v in reply[2:5])
             return Claim(
                 state, token=_decode(reply[1]), text=(subject, body, description), created_ts=float(reply[5])
             )
-        return Claim(state, retry_in_ms=int(reply[1]) if state == "locked" else 0)
+        return Claim(state, retry_in_ms=int(reply[1]) if state == ClaimState.LOCKED else 0)
 
     def complete(
         self, ticket_id: str, token: str, decision: Decision, *, alert: AlertOutcome = AlertOutcome.NONE
-    ) -> str:
+    ) -> Completion:
         """Write the decision if ``token`` is the latest claim, with the ticket's alert.
 
         Args:
@@ -666,7 +650,7 @@ class TicketStore:
                 decision) or ``MOCK`` (no webhook: record the alert as logged only).
 
         Returns:
-            ``completed``, ``done`` (already completed) or ``stale`` (a newer claim exists).
+            See ``Completion``.
         """
         k = self.keys
         queued = alert == AlertOutcome.PENDING
@@ -704,7 +688,7 @@ class TicketStore:
                 ],
                 args=args,
             )
-        return _decode(reply)
+        return Completion(_decode(reply))
 
     def fail(self, ticket_id: str, reason: str) -> bool:
         """Mark an unfinished ticket ``failed`` with ``reason``; False if it had finished."""
@@ -736,10 +720,10 @@ class TicketStore:
                     "1" if self._at_least_once else "0",
                 ],
             )
-        verdict = _decode(reply[0])
-        if verdict == "reserved":
+        verdict = AlertVerdict(_decode(reply[0]))
+        if verdict == AlertVerdict.RESERVED:
             return AlertReservation(verdict, possible_repeat=_decode(reply[1]) == "1")
-        if verdict == "held":
+        if verdict == AlertVerdict.HELD:
             return AlertReservation(verdict, held_ms=int(reply[1]))
         return AlertReservation(verdict)
 
@@ -844,8 +828,9 @@ class TicketStore:
         return {_decode(k): _decode(v) for k, v in raw.items()}
 
     def status(self, ticket_id: str) -> dict[str, Any]:
-        """Return the status document of a ticket (raises ``TicketNotFound``)."""
-        return status_document(self.ticket_fields(ticket_id))
+        """Return the status document of a ticket as JSON-ready data (raises ``TicketNotFound``)."""
+        document: dict[str, Any] = msgspec.to_builtins(status_document(self.ticket_fields(ticket_id)))
+        return document
 
     def corrected_tickets(self) -> list[dict[str, str]]:
         """Return the raw hashes of every corrected ticket, oldest correction first."""

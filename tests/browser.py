@@ -9,7 +9,6 @@ PNG under ``tests/artifacts/`` (gitignored) and prints its path.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +19,8 @@ from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.conftest import CI
 
 __all__ = ["ARTIFACTS", "browser_fixture", "screenshot", "wait_until"]
 
@@ -54,7 +55,7 @@ def _chromium_options(profile: Path) -> webdriver.ChromeOptions:
 def browser_fixture(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     """A headless chromium with a fresh profile under ``tmp_path``."""
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        if os.environ.get("CI") == "true":
+        if CI:
             pytest.fail("chromium and chromedriver are missing (make test installs them)")
         pytest.skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
     driver = webdriver.Chrome(

@@ -25,8 +25,8 @@ import redis
 from falcon import testing
 
 from mvr.config import Settings
-from mvr.inference.decision import Decision, urgency_label
 from mvr.store import TicketStore, connect
+from mvr.ticket import Decision, urgency_label
 from mvr.web.app import create_app
 from tests.fake_slack import fake_slack_fixture  # noqa: F401  (registers the fake_slack fixture)
 

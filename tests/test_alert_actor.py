@@ -29,9 +29,9 @@ from prometheus_client import REGISTRY
 
 from mvr import slack
 from mvr.config import Settings
-from mvr.inference.decision import Decision
-from mvr.store import ALERT_QUEUE, AsyncTicketStore, TicketStore, connect, connect_async
-from mvr.ticket import UNKNOWN_DELIVERY, AlertOutcome
+from mvr.queues import ALERT_QUEUE
+from mvr.store import AsyncTicketStore, TicketStore, connect, connect_async
+from mvr.ticket import UNKNOWN_DELIVERY, AlertOutcome, Decision
 from tests.fake_slack import FakeSlack, Reply, fake_slack_fixture  # noqa: F401 (fixture)
 
 #: Longest wait, in milliseconds, for the alert queue to drain.
@@ -62,7 +62,6 @@ def broker(
 
     test_broker = build_broker(settings)
     assert isinstance(test_broker, RedisBroker)
-    test_broker.add_middleware(alert_module.SlackStatusLog())
     for actor in (alert_module.alert, alert_module.alert_exhausted):
         monkeypatch.setattr(actor, "broker", test_broker)
         test_broker.declare_actor(actor)

@@ -317,3 +317,12 @@ def test_openapi_document_lists_every_route(client: testing.TestClient) -> None:
         "/metrics",
     }
     assert spec["components"]["schemas"]["TicketIn"]["additionalProperties"] is False
+
+
+def test_openapi_lists_the_servers_own_refusals_on_every_operation(client: testing.TestClient) -> None:
+    # The server answers 408 (body too slow) and 414 (target too long) before any route runs
+    spec = client.simulate_get("/openapi.json").json
+
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            assert {"408", "414"} <= set(operation["responses"]), f"{method.upper()} {path}"

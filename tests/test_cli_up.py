@@ -144,7 +144,9 @@ def test_up_prints_its_urls_only_once_the_api_listens_and_the_model_is_loaded(tm
         for line in up.stdout:
             lines.append(line)
             if "MVR is ready" in line:
-                ready_when_printed.append((_health(f"http://127.0.0.1:{port}"), _workers_ready("".join(lines))))
+                ready_when_printed.append(
+                    (_health(f"http://127.0.0.1:{port}"), _workers_ready("".join(lines)))
+                )
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()

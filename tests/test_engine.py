@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from mvr.config import DEFAULT_MODELS_DIR, Settings
-from mvr.inference.decision import urgency_label
 from mvr.inference.engine import UNSURE_MARGIN, Engine
 from mvr.inference.urgency import FORMULA, FORMULA_WITH_PRIORITY
+from mvr.ticket import urgency_label
 
 TICKETS = [
     "I was charged twice for my subscription this month, please refund one payment.",

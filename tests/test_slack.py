@@ -197,13 +197,10 @@ def test_redact_webhook_keeps_only_scheme_host_and_services(url: str, expected: 
     assert slack.redact_webhook(url) == expected
 
 
-def test_slack_test_success(fake_slack: FakeSlack, capsys: pytest.CaptureFixture[str]) -> None:
-    code = slack.slack_test(Settings(slack_webhook_url=fake_slack.url))
+def test_test_message_reaches_slack(fake_slack: FakeSlack) -> None:
+    failure = slack.send_test_message(Settings(slack_webhook_url=fake_slack.url))
 
-    out, err = capsys.readouterr()
-    assert code == 0
-    assert out.strip().endswith("OK: Message sent to Slack. Check your channel.")
-    assert fake_slack.secret not in out + err
+    assert failure is None
     assert len(fake_slack.requests) == 1
     assert "MVR test message" in fake_slack.requests[0].json()["text"]
 
@@ -219,48 +216,56 @@ def test_slack_test_success(fake_slack: FakeSlack, capsys: pytest.CaptureFixture
         (Reply(502, "bad gateway"), "could not deliver the message: HTTP 502: bad gateway"),
     ],
 )
-def test_slack_test_failure_names_the_reason(
-    fake_slack: FakeSlack, capsys: pytest.CaptureFixture[str], reply: Reply, reason: str
-) -> None:
+def test_test_message_failure_names_the_reason(fake_slack: FakeSlack, reply: Reply, reason: str) -> None:
     fake_slack.script(reply)
 
-    code = slack.slack_test(Settings(slack_webhook_url=fake_slack.url))
+    failure = slack.send_test_message(Settings(slack_webhook_url=fake_slack.url))
 
-    out, err = capsys.readouterr()
-    assert code == 1
-    assert reason in err
-    assert "OK:" not in out
-    assert fake_slack.secret not in out + err
+    assert failure is not None and reason in failure
+    assert fake_slack.secret not in failure
 
 
-def test_slack_test_without_webhook(capsys: pytest.CaptureFixture[str]) -> None:
-    code = slack.slack_test(Settings())
+def test_test_message_without_webhook() -> None:
+    failure = slack.send_test_message(Settings())
 
-    assert code == 1
-    assert "SLACK_WEBHOOK_URL is not set (set it in the environment or in .env). Nothing was sent." in (
-        capsys.readouterr().err
-    )
+    assert failure == "SLACK_WEBHOOK_URL is not set (set it in the environment or in .env). Nothing was sent."
 
 
-def test_slack_test_says_nothing_was_sent_when_slack_cannot_be_reached(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_test_message_says_nothing_was_sent_when_slack_cannot_be_reached() -> None:
     url = f"http://127.0.0.1:{_free_port()}/services/T/B/topsecret"
 
-    code = slack.slack_test(Settings(slack_webhook_url=url))
+    failure = slack.send_test_message(Settings(slack_webhook_url=url))
 
-    out, err = capsys.readouterr()
-    assert code == 1
-    last = err.strip().splitlines()[-1]  # (a fake Slack thread of an earlier test may print above it)
-    assert last.startswith("FAILED: cannot reach Slack: ConnectError")
-    assert last.endswith("Nothing was sent.")
-    assert "topsecret" not in out + err
+    assert failure is not None
+    assert failure.startswith("cannot reach Slack: ConnectError")
+    assert failure.endswith("Nothing was sent.")
+    assert "topsecret" not in failure
+
+
+def test_slack_test_prints_ok_and_never_the_secret(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    done = _run_script({**os.environ, "SLACK_WEBHOOK_URL": fake_slack.url}, tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("OK: Message sent to Slack. Check your channel.")
+    assert fake_slack.secret not in done.stdout + done.stderr
+
+
+def test_slack_test_prints_the_failure_on_stderr(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    fake_slack.script(Reply(404, "no_service"))
+
+    done = _run_script({**os.environ, "SLACK_WEBHOOK_URL": fake_slack.url}, tmp_path)
+
+    assert done.returncode == 1
+    assert "FAILED: Slack rejected the message: HTTP 404: no_service." in done.stderr
+    assert "OK:" not in done.stdout
+    assert fake_slack.secret not in done.stdout + done.stderr
 
 
 def test_webhook_status_logs_configured_without_secret(
     fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    slack.redact_http_logs()
 
     slack.log_webhook_status(Settings(slack_webhook_url=fake_slack.url))
     slack.post(fake_slack.url, {"text": "hi"}, timeout_s=5)

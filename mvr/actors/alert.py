@@ -34,7 +34,8 @@ from prometheus_client import Counter
 from mvr import slack
 from mvr.actors.runtime import runtime
 from mvr.errors import SlackRateLimited, SlackRejected, SlackUnavailable, TicketNotFound
-from mvr.store import ALERT_ACTOR, ALERT_QUEUE
+from mvr.queues import ALERT_ACTOR, ALERT_QUEUE
+from mvr.store import AlertVerdict
 from mvr.ticket import UNKNOWN_DELIVERY, AlertOutcome
 
 if TYPE_CHECKING:
@@ -59,16 +60,6 @@ HELD_RETRY_MS = 15_000
 ALERTS = Counter("mvr_alerts_total", "Slack alerts by outcome.", ["outcome"])
 
 _FINAL = {AlertOutcome.SENT, AlertOutcome.MOCK, AlertOutcome.FAILED}
-
-
-class SlackStatusLog(dramatiq.Middleware):
-    """Log at worker start whether alerts go to Slack or only to the log."""
-
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        slack.log_webhook_status(runtime().settings)
-
-
-dramatiq.get_broker().add_middleware(SlackStatusLog())
 
 
 @dramatiq.actor(
@@ -126,16 +117,16 @@ def alert(ticket_id: str) -> None:
     message = CurrentMessage.get_current_message()
     assert message is not None, "the broker runs CurrentMessage (mvr.actors.broker)"
     reservation = rt.store.begin_alert(ticket_id, message.message_id)
-    if reservation.verdict == "held":
+    if reservation.verdict == AlertVerdict.HELD:
         delay = min(reservation.held_ms + 100, HELD_RETRY_MS)
         raise dramatiq.Retry(f"alert of ticket {ticket_id} is being sent", delay=delay)
-    if reservation.verdict == "abandoned":
+    if reservation.verdict == AlertVerdict.ABANDONED:
         _finish(rt.store, ticket_id, AlertOutcome.FAILED, UNKNOWN_DELIVERY)
         logger.warning(
             "Alert not re-sent ticket_id=%s: %s.", ticket_id, UNKNOWN_DELIVERY, extra={"ticket_id": ticket_id}
         )
         return
-    if reservation.verdict in ("final", "scheduled"):
+    if reservation.verdict in (AlertVerdict.FINAL, AlertVerdict.SCHEDULED):
         ALERTS.labels("duplicate").inc()
         return
     _send(rt.store, _Delivery(ticket, message, reservation.possible_repeat), url, rt.settings)

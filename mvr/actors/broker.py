@@ -9,10 +9,13 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage, Middleware, Retries, TimeLimit
 
+from mvr import slack
+from mvr.actors.runtime import runtime
+from mvr.actors.sweeper import Sweeper
+from mvr.actors.warmup import Warmup
 from mvr.config import Settings
-from mvr.store import require_url
 
-__all__ = ["MAINTENANCE_CHANCE", "LogLevel", "build_broker"]
+__all__ = ["MAINTENANCE_CHANCE", "LogLevel", "SlackStatusLog", "build_broker"]
 
 #: Chance (per million broker commands) that a Redis command also requeues the
 #: messages of dead workers. Dramatiq's default (1,000) makes recovery take
@@ -40,16 +43,27 @@ class LogLevel(Middleware):
         logging.getLogger("mvr").setLevel(self._level)
 
 
+class SlackStatusLog(Middleware):
+    """Log at worker start whether alerts go to Slack or only to the log (webhook URLs redacted)."""
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        slack.redact_http_logs()
+        slack.log_webhook_status(runtime().settings)
+
+
 def build_broker(settings: Settings) -> dramatiq.Broker:
-    """Return the broker the workers consume from (with metrics when `mvr worker` runs them)."""
+    """Return the broker the workers consume from, with all of MVR's worker middleware.
+
+    Metrics are added when `mvr worker` runs the workers (``PROMETHEUS_MULTIPROC_DIR``).
+    """
     broker: dramatiq.Broker
     middleware = _middleware()
     if settings.broker_url:
         broker = RabbitmqBroker(url=settings.broker_url, middleware=middleware)
     else:
-        broker = RedisBroker(
+        broker = RedisBroker(  # type: ignore[no-untyped-call]
             middleware=middleware,
-            url=require_url(settings),
+            url=settings.require_redis_url(),
             namespace=settings.broker_namespace,
             heartbeat_timeout=settings.broker_heartbeat_timeout_ms,
             maintenance_chance=MAINTENANCE_CHANCE,
@@ -59,4 +73,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         from dramatiq.middleware.prometheus import Prometheus
 
         broker.add_middleware(Prometheus())
+    broker.add_middleware(SlackStatusLog())
+    broker.add_middleware(Sweeper(settings.sweep_interval_s, settings.sweep_after_s))
+    broker.add_middleware(Warmup())
     return broker

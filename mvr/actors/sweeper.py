@@ -22,7 +22,7 @@ import dramatiq
 
 from mvr.actors.runtime import runtime
 from mvr.errors import StoreUnavailable
-from mvr.store import ALERT_QUEUE, TRIAGE_QUEUE
+from mvr.queues import ALERT_ACTOR, ALERT_QUEUE, TRIAGE_ACTOR, TRIAGE_QUEUE, ticket_message
 
 __all__ = ["Sweeper"]
 
@@ -38,25 +38,22 @@ class Sweeper(dramatiq.Middleware):
         self._stopping = threading.Event()
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        threading.Thread(target=self._loop, name="mvr-sweeper", daemon=True).start()
+        threading.Thread(target=self._loop, args=(broker,), name="mvr-sweeper", daemon=True).start()
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self._stopping.set()
 
-    def _loop(self) -> None:
+    def _loop(self, broker: dramatiq.Broker) -> None:
         while not self._stopping.wait(self.interval_s):
             try:
-                self.sweep()
+                self.sweep(broker)
             except StoreUnavailable as ex:
                 logger.warning("Sweep skipped: %s.", ex)
-            except Exception:  # noqa: BLE001 - e.g. the broker is down; the loop must outlive it
+            except Exception:  # e.g. the broker is down; the loop must outlive it
                 logger.warning("Sweep failed; trying again in %.0f s.", self.interval_s, exc_info=True)
 
-    def sweep(self) -> int:
+    def sweep(self, broker: dramatiq.Broker) -> int:
         """Re-send stranded work if it is this worker's turn; return how many messages were sent."""
-        from mvr.actors.alert import alert
-        from mvr.actors.triage import triage
-
         store = runtime().store
         if not store.take_sweep_turn(self.interval_s):
             return 0
@@ -69,9 +66,9 @@ class Sweeper(dramatiq.Middleware):
         tickets = tickets if triage_idle else []
         alerts = alerts if alerts_idle else []
         for ticket_id in tickets:
-            triage.send(ticket_id)
+            broker.enqueue(ticket_message(TRIAGE_QUEUE, TRIAGE_ACTOR, ticket_id))
         for ticket_id in alerts:
-            alert.send(ticket_id)
+            broker.enqueue(ticket_message(ALERT_QUEUE, ALERT_ACTOR, ticket_id))
         store.mark_swept(tickets + alerts)
         if tickets or alerts:
             logger.warning("Sweep re-sent triage=%d alerts=%d.", len(tickets), len(alerts))

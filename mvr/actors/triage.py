@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dramatiq
 
 from mvr.actors.alert import alert, log_mock_alert
 from mvr.actors.metrics import FALLBACKS, TICKETS_FAILED, TICKETS_TRIAGED, TIME_TO_COMPLETED, TRIAGE_SECONDS
 from mvr.actors.runtime import runtime
-from mvr.store import TRIAGE_ACTOR, TRIAGE_QUEUE
+from mvr.queues import TRIAGE_ACTOR, TRIAGE_QUEUE
+from mvr.store import ClaimState, Completion
 from mvr.ticket import AlertOutcome, ticket_text
 
 if TYPE_CHECKING:
@@ -21,19 +22,25 @@ __all__ = ["triage", "triage_exhausted"]
 
 logger = logging.getLogger(__name__)
 
-#: Retries for transient errors (Redis hiccups): backoff from 0.5 s to 30 s,
-#: about 10 minutes in all, then the ticket ends ``failed``.
+#: Retries for transient errors (Redis hiccups): backoff from ``MIN_BACKOFF_MS`` to
+#: ``MAX_BACKOFF_MS``, about 10 minutes in all, then the ticket ends ``failed``.
 MAX_RETRIES = 25
+MIN_BACKOFF_MS = 500
+MAX_BACKOFF_MS = 30_000
+#: Backoff of the actor that marks a ticket ``failed`` (it only needs Redis back).
+EXHAUSTED_MIN_BACKOFF_MS = 1_000
+#: Extra wait, in milliseconds, after another worker's lock runs out before claiming again.
+LOCK_MARGIN_MS = 100
 
 
 @dramatiq.actor(
     actor_name="triage_exhausted",
     queue_name=TRIAGE_QUEUE,
     max_retries=MAX_RETRIES,
-    min_backoff=1000,
-    max_backoff=30_000,
+    min_backoff=EXHAUSTED_MIN_BACKOFF_MS,
+    max_backoff=MAX_BACKOFF_MS,
 )
-def triage_exhausted(message: dict, retry_info: dict) -> None:
+def triage_exhausted(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
     """Mark a ticket ``failed`` once its triage message ran out of retries."""
     ticket_id = message["args"][0]
     reason = f"triage failed after {retry_info.get('retries', '?')} attempts"
@@ -46,17 +53,19 @@ def triage_exhausted(message: dict, retry_info: dict) -> None:
     actor_name=TRIAGE_ACTOR,
     queue_name=TRIAGE_QUEUE,
     max_retries=MAX_RETRIES,
-    min_backoff=500,
-    max_backoff=30_000,
+    min_backoff=MIN_BACKOFF_MS,
+    max_backoff=MAX_BACKOFF_MS,
     on_retry_exhausted="triage_exhausted",
 )
 def triage(ticket_id: str) -> None:
     """Classify one ticket; safe to run more than once for the same ticket."""
     rt = runtime()
     claim = rt.store.claim(ticket_id)
-    if claim.state == "locked":
-        raise dramatiq.Retry(f"ticket {ticket_id} is held by another worker", delay=claim.retry_in_ms + 100)
-    if claim.state != "claimed":
+    if claim.state == ClaimState.LOCKED:
+        raise dramatiq.Retry(
+            f"ticket {ticket_id} is held by another worker", delay=claim.retry_in_ms + LOCK_MARGIN_MS
+        )
+    if claim.state != ClaimState.CLAIMED:
         TICKETS_TRIAGED.labels(claim.state).inc()
         logger.info(
             "Triage skipped ticket_id=%s state=%s.", ticket_id, claim.state, extra={"ticket_id": ticket_id}
@@ -66,9 +75,9 @@ def triage(ticket_id: str) -> None:
     decision = rt.engine.decide(ticket_text(*claim.text))
     alert_outcome = _alert_outcome(decision.urgency_score, rt.settings)
     outcome = rt.store.complete(ticket_id, claim.token, decision, alert=alert_outcome)
-    if outcome == "completed" and alert_outcome == AlertOutcome.PENDING and rt.settings.broker_url:
+    if outcome == Completion.COMPLETED and alert_outcome == AlertOutcome.PENDING and rt.settings.broker_url:
         alert.send(ticket_id)  # on Redis, complete.lua enqueued it atomically
-    if outcome == "completed" and alert_outcome == AlertOutcome.MOCK:
+    if outcome == Completion.COMPLETED and alert_outcome == AlertOutcome.MOCK:
         log_mock_alert(ticket_id, decision.urgency_score)
     _record(outcome, decision.explanation.get("fallback", False), started, claim.created_ts)
     logger.info(
@@ -88,9 +97,9 @@ def _alert_outcome(urgency_score: float, settings: Settings) -> AlertOutcome:
     return AlertOutcome.PENDING if settings.slack_webhook_url else AlertOutcome.MOCK
 
 
-def _record(outcome: str, fallback: bool, started: float, created_ts: float) -> None:
+def _record(outcome: Completion, fallback: bool, started: float, created_ts: float) -> None:
     TICKETS_TRIAGED.labels(outcome).inc()
-    if outcome == "completed":
+    if outcome == Completion.COMPLETED:
         TRIAGE_SECONDS.observe(time.monotonic() - started)
         TIME_TO_COMPLETED.observe(max(0.0, time.time() - created_ts))
         if fallback:

@@ -10,8 +10,8 @@ import re
 from collections.abc import Sequence
 
 from mvr.inference.cues import cue_score, match_cues
-from mvr.inference.decision import Decision, urgency_label
 from mvr.inference.taxonomy import Category
+from mvr.ticket import Decision, urgency_label
 
 __all__ = ["BaselineClassifier"]
 
@@ -21,7 +21,6 @@ _NEGATIVE_WORDS = re.compile(
     r"ridiculous|useless|annoy\w*|never again|fed up|sick of|still (not|no)|again)\b",
     re.IGNORECASE,
 )
-_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 #: Softmax temperature over keyword counts; higher makes probabilities flatter.
 _TEMPERATURE = 1.0
 #: Weight of one tone word as urgency evidence.

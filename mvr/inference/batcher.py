@@ -25,18 +25,17 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from mvr.config import Settings
 from mvr.errors import InferenceFailed
 
 __all__ = ["MicroBatcher", "TokenEncoder", "runner_layout"]
 
 logger = logging.getLogger(__name__)
 
-#: Default largest number of texts in one flush.
-DEFAULT_MAX_BATCH = 32
-#: Default budget of padded tokens (texts × longest) in one flush.
-DEFAULT_MAX_TOKENS = 8192
-#: Default wait, in milliseconds, for more texts after the first.
-DEFAULT_MAX_WAIT_MS = 5.0
+#: Defaults of a flush's size, token budget and wait: the settings' (``MVR_BATCH_*``).
+DEFAULT_MAX_BATCH = Settings.batch_max_size
+DEFAULT_MAX_TOKENS = Settings.batch_max_tokens
+DEFAULT_MAX_WAIT_MS = Settings.batch_max_wait_ms
 #: Default largest number of texts in one encoder call (a length-sorted sub-batch). PERF: on the
 #: 2-core AVX-512 VNNI box, int8 MiniLM ran sorted texts at 74/98/101/85/81/58 texts/s in
 #: sub-batches of 1/2/4/8/16/32, so sub-batches stay small (benchmarks/RESULTS_inference.md).

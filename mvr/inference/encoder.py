@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,6 @@ from mvr.inference.windows import DEFAULT_OVERLAP, split_windows
 
 __all__ = ["DEFAULT_MAX_LENGTH", "INT8_MODEL", "Encoder", "Manifest", "file_sha256", "session_options"]
 
-logger = logging.getLogger(__name__)
 
 #: Tokens per text; longer texts are truncated (the model was trained on 256).
 DEFAULT_MAX_LENGTH = 256

@@ -22,13 +22,13 @@ from mvr.inference.baseline import BaselineClassifier
 from mvr.inference.batcher import MicroBatcher, runner_layout
 from mvr.inference.categories import CategoryModel
 from mvr.inference.chunking import Chunk, PooledScores, chunk_ticket, chunks_explanation, pool_scores
-from mvr.inference.decision import Decision, urgency_label
 from mvr.inference.encoder import Manifest
 from mvr.inference.encoders import SENTIMENT_HEAD, TextEncoder, encoder_dir, load_encoder
 from mvr.inference.language import LanguageDetector, LanguageRouter
 from mvr.inference.linear import LinearHead, softmax
 from mvr.inference.taxonomy import Category, load_categories
 from mvr.inference.urgency import PriorityHead, SentimentHead, combine_urgency
+from mvr.ticket import Decision, urgency_label
 
 if TYPE_CHECKING:
     from mvr.config import Settings
@@ -222,7 +222,6 @@ class Engine:
             return cls(
                 BaselineBackend(baseline, reason), baseline, backend_name="baseline", fallback_reason=reason
             )
-        logger.info("Inference engine ready backend=%s.", settings.backend)
         return cls(backend, baseline, backend_name=settings.backend)
 
     def decide(self, text: str) -> Decision:

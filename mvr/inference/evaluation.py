@@ -15,9 +15,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from mvr.errors import InferenceFailed
-from mvr.inference.decision import Decision
 from mvr.inference.linear import fit_softmax
-from mvr.ticket import ticket_text
+from mvr.ticket import Decision, ticket_text
 
 __all__ = [
     "classification_report",

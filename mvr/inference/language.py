@@ -15,8 +15,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mvr.inference.decision import Decision
     from mvr.inference.engine import Backend
+    from mvr.ticket import Decision
 
 __all__ = ["ENGLISH", "LanguageDetector", "LanguageRouter"]
 

@@ -24,10 +24,10 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from mvr.errors import InferenceFailed
-from mvr.inference.decision import Decision, urgency_label
 from mvr.inference.encoder import Manifest, session_options
 from mvr.inference.linear import softmax
 from mvr.inference.urgency import combine_urgency
+from mvr.ticket import Decision, urgency_label
 
 if TYPE_CHECKING:
     from mvr.inference.taxonomy import Category

@@ -12,16 +12,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from mvr.errors import MVRError
+from mvr.errors import CategoriesFileInvalid
 
-__all__ = ["DEFAULT_CATEGORIES_FILE", "Category", "CategoriesFileInvalid", "load_categories"]
+__all__ = ["DEFAULT_CATEGORIES_FILE", "Category", "load_categories"]
 
 #: The categories MVR ships with: Billing, Technical, Legal.
 DEFAULT_CATEGORIES_FILE = Path(__file__).with_name("default_categories.json")
-
-
-class CategoriesFileInvalid(MVRError):
-    """A categories file is not a list of well-formed categories."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ local token = redis.call("INCR", KEYS[3])
 redis.call("SET", KEYS[2], token, "PX", ARGV[1])
 local ticket_id = string.match(KEYS[1], "[^:]+$")
 redis.call("HSET", KEYS[1], "status", "processing", "updated_at", ARGV[2], "lock_token", token)
-redis.call("HINCRBY", KEYS[1], "attempts", 1)
 redis.call("ZREM", KEYS[4], ticket_id)
 redis.call("ZADD", KEYS[5], state[2], ticket_id)
 return {"claimed", token, state[3] or "", state[4] or "", state[5] or "", state[2]}

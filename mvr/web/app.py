@@ -34,12 +34,12 @@ def _triage_sender(settings: Settings) -> Callable[[str], Awaitable[None]] | Non
     """Return the RabbitMQ publisher when MVR_BROKER_URL is set (Redis enqueues in accept.lua)."""
     if not settings.broker_url:
         return None
-    from mvr.web.enqueue import RabbitSender
+    from mvr.queues import RabbitSender
 
     return RabbitSender(settings.broker_url).send_triage
 
 
-def create_app(settings: Settings | None = None) -> falcon.asgi.App:
+def create_app(settings: Settings | None = None) -> falcon.asgi.App[Any, Any]:
     """Build the API for ``settings`` (default: from the environment)."""
     settings = settings or load_settings()
     middleware: list[Any] = [MetricsMiddleware()]

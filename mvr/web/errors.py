@@ -20,7 +20,7 @@ from mvr.ticket import is_ticket_id
 __all__ = ["install_error_handlers"]
 
 
-def install_error_handlers(app: falcon.asgi.App) -> None:
+def install_error_handlers(app: falcon.asgi.App[Any, Any]) -> None:
     """Make every error answer JSON and map MVR's exceptions to statuses."""
     app.set_error_serializer(_serialize)
     app.add_error_handler(msgspec.DecodeError, _malformed_json)

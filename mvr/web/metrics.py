@@ -46,7 +46,7 @@ class MetricsResource(HeadLikeGet):
     async def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         if self._multiproc_dir:
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry, path=self._multiproc_dir)
+            multiprocess.MultiProcessCollector(registry, path=self._multiproc_dir)  # type: ignore[no-untyped-call]
             resp.data = generate_latest(registry)
         else:
             resp.data = generate_latest()

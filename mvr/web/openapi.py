@@ -7,7 +7,7 @@ from typing import Any
 import falcon
 import msgspec
 
-from mvr.ticket import TicketStatus
+from mvr.ticket import TicketStatus, TicketStatusDocument
 from mvr.web.head import HeadLikeGet
 from mvr.web.schemas import (
     MAX_IDEMPOTENCY_KEY_CHARS,
@@ -17,7 +17,6 @@ from mvr.web.schemas import (
     QueuePageOut,
     TicketAccepted,
     TicketIn,
-    TicketStatusOut,
     ticket_in_schema_extra,
 )
 
@@ -38,6 +37,11 @@ def _error(description: str) -> dict[str, Any]:
 
 _UNAVAILABLE = {"503": _error("Redis is unreachable; retry shortly.")}
 _UNAUTHORIZED = {"401": _error("Missing or wrong X-API-Key (when MVR_API_KEY is set).")}
+#: What the server itself (``mvr.web.server``) answers to any request, before the API sees it.
+_SERVER_REFUSALS = {
+    "408": _error("The request did not arrive in full within MVR_REQUEST_TIMEOUT_S."),
+    "414": _error("The request target (path and query) is too long."),
+}
 _TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 #: How a ticket moves, for the API description.
@@ -62,7 +66,7 @@ def _action(
         "description": f"Allowed when the ticket is {allowed}; otherwise 409.",
         "parameters": [_TICKET_ID],
         "responses": {
-            "200": _json(_ref("TicketStatusOut"), "The ticket's status document after the change."),
+            "200": _json(_ref("TicketStatusDocument"), "The ticket's status document after the change."),
             "404": _error("Unknown ticket id."),
             "409": _error(f"The ticket is not {allowed}; the detail names its status."),
             **_UNAUTHORIZED,
@@ -142,7 +146,7 @@ def _operations() -> dict[str, Any]:
                 "operationId": "ticketStatus",
                 "parameters": [ticket_id],
                 "responses": {
-                    "200": _json(_ref("TicketStatusOut"), "Status document."),
+                    "200": _json(_ref("TicketStatusDocument"), "Status document."),
                     "404": _error("Unknown ticket id."),
                     **_UNAUTHORIZED,
                     **_UNAVAILABLE,
@@ -173,7 +177,7 @@ def _operations() -> dict[str, Any]:
                 "becomes `taken`; two callers never get the same one. It stays taken until resolved or "
                 "requeued, or until its lease (`MVR_TAKE_TIMEOUT_S`, when set) runs out.",
                 "responses": {
-                    "200": _json(_ref("TicketStatusOut"), "The ticket, now taken."),
+                    "200": _json(_ref("TicketStatusDocument"), "The ticket, now taken."),
                     "404": _error("No completed ticket is waiting."),
                     **_UNAUTHORIZED,
                     **_UNAVAILABLE,
@@ -231,7 +235,7 @@ def _operations() -> dict[str, Any]:
 def openapi_document(api_key_required: bool, categories: tuple[str, ...]) -> dict[str, Any]:
     """Return the OpenAPI 3.1 document of the API (``categories``: what a correction may name)."""
     _, components = msgspec.json.schema_components(
-        [TicketIn, TicketAccepted, TicketStatusOut, QueuePageOut, CorrectionIn, ErrorOut],
+        [TicketIn, TicketAccepted, TicketStatusDocument, QueuePageOut, CorrectionIn, ErrorOut],
         ref_template="#/components/schemas/{name}",
     )
     components["TicketIn"].update(ticket_in_schema_extra())
@@ -243,7 +247,7 @@ def openapi_document(api_key_required: bool, categories: tuple[str, ...]) -> dic
             "version": "0.1.0",
             "description": "Support-ticket router: category, urgency S, most urgent first.\n\n" + LIFECYCLE,
         },
-        "paths": _operations(),
+        "paths": _with_server_refusals(_operations()),
         "components": {"schemas": components},
     }
     if api_key_required:
@@ -255,6 +259,13 @@ def openapi_document(api_key_required: bool, categories: tuple[str, ...]) -> dic
             for operation in document["paths"][path].values():
                 operation["security"] = []
     return document
+
+
+def _with_server_refusals(paths: dict[str, Any]) -> dict[str, Any]:
+    for operations in paths.values():
+        for operation in operations.values():
+            operation["responses"].update(_SERVER_REFUSALS)
+    return paths
 
 
 class OpenApiResource(HeadLikeGet):

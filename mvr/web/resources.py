@@ -14,7 +14,14 @@ import msgspec
 from mvr.ticket import TicketStatus
 from mvr.web.head import HeadLikeGet
 from mvr.web.metrics import CORRECTIONS, TICKETS_ACCEPTED
-from mvr.web.schemas import MAX_REQUEST_BYTES, parse_correction, parse_idempotency_key, parse_ticket
+from mvr.web.schemas import (
+    MAX_REQUEST_BYTES,
+    QueuePageOut,
+    TicketAccepted,
+    parse_correction,
+    parse_idempotency_key,
+    parse_ticket,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -72,9 +79,7 @@ class TicketsResource:
                 await self._send_triage(ticket_id)
         status_url = f"/tickets/{ticket_id}/status"
         resp.set_header("Location", status_url)
-        _send_json(
-            resp, {"ticket_id": ticket_id, "status": "accepted", "status_url": status_url}, falcon.HTTP_202
-        )
+        _send_json(resp, TicketAccepted(ticket_id, "accepted", status_url), falcon.HTTP_202)
 
 
 def _require_json(req: Request) -> None:
@@ -133,7 +138,7 @@ class QueueResource(HeadLikeGet):
             raise falcon.HTTPInvalidParam(f"must be one of {', '.join(STATUSES)}", "status")
         category = req.get_param("category")
         page = await self._store.queue_page(offset, limit, status, category)
-        _send_json(resp, {"items": page.items, "total": page.total, "limit": limit, "offset": offset})
+        _send_json(resp, QueuePageOut(page.items, page.total, limit, offset))
 
 
 #: Values of /queue's ``status`` filter.
@@ -198,7 +203,7 @@ class CorrectionResource:
         _require_json(req)
         category, urgency_score = parse_correction(await _read_body(req), self._categories)
         doc = await self._store.correct(ticket_id, category, urgency_score)
-        CORRECTIONS.labels(doc["category"], category).inc()
+        CORRECTIONS.labels(doc.category, category).inc()
         _send_json(resp, doc)
 
 

@@ -1,6 +1,7 @@
-"""Request and response shapes of the HTTP API (msgspec structs).
+"""Request shapes and response envelopes of the HTTP API (msgspec structs).
 
-They validate input and are the single source of the OpenAPI schemas.
+They validate input and, with the ticket's own Structs in ``mvr.ticket``, are the
+single source of the OpenAPI schemas.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import msgspec
 from msgspec import Meta
 
 from mvr.errors import ValidationFailed
+from mvr.ticket import TEXT_FIELDS, QueueItem, Score
 
 __all__ = [
     "MAX_BODY_CHARS",
@@ -18,13 +20,10 @@ __all__ = [
     "MAX_REQUEST_BYTES",
     "MAX_SUBJECT_CHARS",
     "CorrectionIn",
-    "CorrectionOut",
     "ErrorOut",
-    "QueueItem",
     "QueuePageOut",
     "TicketAccepted",
     "TicketIn",
-    "TicketStatusOut",
     "parse_correction",
     "parse_idempotency_key",
     "parse_ticket",
@@ -57,22 +56,11 @@ class TicketIn(msgspec.Struct, forbid_unknown_fields=True):
     description: LongText | None = None
 
 
-Score = Annotated[float, Meta(ge=0, le=1)]
-
-
 class CorrectionIn(msgspec.Struct, forbid_unknown_fields=True):
     """A person's category for a ticket and, optionally, its urgency S."""
 
     category: Annotated[str, Meta(description="One of MVR's categories.")]
     urgency_score: Score | None = None
-
-
-class CorrectionOut(msgspec.Struct):
-    """A person's correction, shown next to MVR's own decision."""
-
-    category: str
-    urgency_score: Score | None
-    corrected_at: str
 
 
 class TicketAccepted(msgspec.Struct):
@@ -81,56 +69,6 @@ class TicketAccepted(msgspec.Struct):
     ticket_id: str
     status: Literal["accepted"]
     status_url: str
-
-
-Status = Literal["pending", "processing", "completed", "failed", "taken", "resolved"]
-Action = Literal["resolve", "requeue", "category"]
-Label = Literal["low", "medium", "high"]
-Alert = Literal["none", "pending", "sent", "mock", "failed"]
-
-
-class TicketStatusOut(msgspec.Struct, omit_defaults=True):
-    """A ticket's status; decision fields appear once it is completed (and stay when taken, resolved).
-
-    ``actions`` lists what ``POST /tickets/{id}/{action}`` accepts in this status. The ticket's
-    non-blank text fields are included, as they were submitted.
-    """
-
-    ticket_id: str
-    status: Status
-    created_at: str
-    updated_at: str
-    actions: list[Action]
-    subject: str | None = None
-    body: str | None = None
-    description: str | None = None
-    category: str | None = None
-    urgency_score: Score | None = None
-    urgency_label: Label | None = None
-    scores: dict[str, float] | None = None
-    explanation: dict[str, Any] | None = None
-    alert: Alert | None = None
-    alert_reason: str | None = None
-    failure_reason: str | None = None
-    taken_at: str | None = None
-    lease_expires_at: str | None = None
-    resolved_at: str | None = None
-    correction: CorrectionOut | None = None
-
-
-class QueueItem(msgspec.Struct, omit_defaults=True):
-    """One ticket in /queue: ``subject`` is null when the ticket has none."""
-
-    ticket_id: str
-    status: Status
-    created_at: str
-    subject: str | None
-    excerpt: Annotated[str, Meta(description="The start of the body (or description), on one line.")]
-    urgency_score: Score | None = None
-    urgency_label: Label | None = None
-    category: str | None = None
-    alert: Alert | None = None
-    correction: CorrectionOut | None = None
 
 
 class QueuePageOut(msgspec.Struct):
@@ -160,7 +98,7 @@ def ticket_in_schema_extra() -> dict[str, Any]:
     return {
         "anyOf": [
             {"required": [name], "properties": {name: {"type": "string", "pattern": NON_BLANK_PATTERN}}}
-            for name in ("subject", "body", "description")
+            for name in TEXT_FIELDS
         ]
     }
 

@@ -102,7 +102,7 @@ class _GuardedProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-class MvrUvicornWorker(UvicornWorker):
+class MvrUvicornWorker(UvicornWorker):  # type: ignore[misc]  # uvicorn_worker ships no types
     """uvicorn's gunicorn worker with ``_GuardedProtocol`` and ``MVR_REQUEST_TIMEOUT_S``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
