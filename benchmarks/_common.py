@@ -413,12 +413,12 @@ def mvr_env(started: Services, redis_url: str, **extra: str) -> dict[str, str]:
 def start_mvr_api(
     started: Services, redis_url: str, name: str = "mvr-api", source: Path | None = None, **extra: str
 ) -> tuple[Any, str]:
-    """Start MVR's API exactly as `mvr api` runs it (``mvr.cli.api_command``); return (process, url).
+    """Start MVR's API exactly as `mvr api` runs it (``mvr.cli_run.api_command``); return (process, url).
 
     ``source``: a directory holding another copy of the ``mvr`` package (a tuning to compare);
     it is run from there, first on ``PYTHONPATH``.
     """
-    from mvr.cli import api_command
+    from mvr.cli_run import api_command
     from mvr.config import Settings
 
     env = mvr_env(started, redis_url, **extra)

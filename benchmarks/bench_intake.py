@@ -10,7 +10,7 @@ here on free ports of 127.0.0.1, persistence off):
 (b) ``floor``: the same plus one ``HSET`` (the least any durable accept can do);
 (c) ``seed``: FastAPI on uvicorn, a pydantic model, ``redis.asyncio``,
     status hash + ``RPUSH`` in one pipelined round trip, uuid4 ids;
-(d) ``mvr``: MVR's API exactly as ``mvr api`` runs it (``mvr.cli.api_command``).
+(d) ``mvr``: MVR's API exactly as ``mvr api`` runs it (``mvr.cli_run.api_command``).
 
 All four run on gunicorn with 2 uvicorn workers (``uvicorn_worker.UvicornWorker``), as
 MVR does, so only the application differs. (``uvicorn --workers 2`` served the seed

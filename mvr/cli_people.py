@@ -15,25 +15,17 @@ from typing import Any
 
 import click
 
+from mvr.cli_common import cli_settings
 from mvr.client import MvrClient
-from mvr.config import ConfigError, Settings, load_settings
 from mvr.errors import ApiError, NothingWaiting
 from mvr.ticket import TEXT_FIELDS, TicketStatus, excerpt, score_text
 
-__all__ = ["PEOPLE_COMMANDS", "cli_settings"]
+__all__ = ["PEOPLE_COMMANDS"]
 
 #: Seconds ``mvr submit --wait`` waits for the decision by default.
 WAIT_S = 60.0
 #: Characters of the subject (or excerpt) in a row of ``mvr queue``.
 ROW_TEXT_CHARS = 48
-
-
-def cli_settings() -> Settings:
-    """Return the settings, or stop the command with a usage error naming the bad variable."""
-    try:
-        return load_settings()
-    except ConfigError as ex:
-        raise click.UsageError(str(ex)) from ex
 
 
 def _client() -> MvrClient:
