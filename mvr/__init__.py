@@ -1,0 +1,1 @@
+"""MVR, the Minimum Viable Router: support tickets in over HTTP, routed and scored, most urgent first."""

