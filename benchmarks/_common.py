@@ -437,14 +437,14 @@ def start_mvr_worker(started: Services, env: dict[str, str], name: str = "worker
 
     Its Prometheus exposition (Dramatiq's, ``dramatiq_prom_*``) listens on 127.0.0.1 and a free port.
     """
-    from mvr import cli
+    from mvr.cli_run import worker_command, worker_env
     from mvr.config import Settings
 
     metrics_dir = tempfile.mkdtemp(prefix="worker-metrics-", dir=started.tmp)
     env = {"MVR_WORKER_METRICS_PORT": str(free_port()), "PROMETHEUS_MULTIPROC_DIR": metrics_dir, **env}
     settings = Settings.from_env({**os.environ, **env})
-    full = cli.worker_env(settings, {**os.environ, **env})
-    return started.start(cli.worker_command(settings), name, full)
+    full = worker_env(settings, {**os.environ, **env})
+    return started.start(worker_command(settings), name, full)
 
 
 def worker_pids(master_pid: int) -> list[int]:
