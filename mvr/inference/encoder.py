@@ -211,7 +211,8 @@ class Encoder:
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
         try:
-            return self._session.run(None, feeds)[0]
+            outputs: list[np.ndarray] = self._session.run(None, feeds)
+            return outputs[0]
         except Exception as ex:  # onnxruntime raises untyped errors (Fail, InvalidArgument...).
             raise InferenceFailed(f"encoder run failed: {ex}") from ex
 

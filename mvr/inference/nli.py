@@ -184,7 +184,8 @@ class _Classifier:
         }
         try:
             feeds = {i.name: available[i.name]() for i in self.session.get_inputs()}
-            return self.session.run(None, feeds)[0]
+            outputs: list[np.ndarray] = self.session.run(None, feeds)
+            return outputs[0]
         except Exception as ex:  # onnxruntime raises untyped errors (Fail, InvalidArgument...).
             raise InferenceFailed(f"{self.directory.name} model run failed: {ex}") from ex
 
@@ -202,6 +203,7 @@ def _labels(config: dict[str, Any]) -> list[str]:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return document
     except (OSError, ValueError) as ex:
         raise InferenceFailed(f"cannot read {path}: {ex}") from ex
