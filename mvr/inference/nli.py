@@ -37,7 +37,7 @@ from mvr.inference.urgency import combine_urgency
 from mvr.ticket import Decision, urgency_label
 
 if TYPE_CHECKING:
-    from mvr.inference.taxonomy import Category
+    from mvr.categories import Category
 
 __all__ = ["HYPOTHESIS_TEMPLATE", "NliBackend"]
 

@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from mvr.categories import Category
 from mvr.errors import InferenceFailed
 from mvr.inference.linear import LinearHead, softmax
-from mvr.inference.taxonomy import Category
 
 __all__ = ["DEFAULT_TEMPERATURE", "DEFAULT_TOP_K", "CategoryModel", "category_texts"]
 
