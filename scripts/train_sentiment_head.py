@@ -92,7 +92,11 @@ def _read(name: str, sources: Path) -> tuple[list[str], list[str]]:
         return texts, [EMOTION_SENTIMENT[e] for e in emotions]
     if name in ("apple", "brands"):
         return ps.crowdflower_tweets(sources, name)
-    raise SystemExit(f"unknown data source {name!r} (sst2, tweeteval, emotion, apple, brands)")
+    if name == "sentiment140":
+        return ps.sentiment140(sources)
+    if name == "reviews":
+        return ps.review_sentences(sources)
+    raise SystemExit(f"unknown data source {name!r} ({', '.join(ps.SENTIMENT_SOURCES)})")
 
 
 def _weights(groups: list[str], labels: list[str], by_source: bool, by_class: bool) -> np.ndarray:
