@@ -218,12 +218,12 @@ def sentiment140(sources: Path) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
-def review_sentences(sources: Path) -> tuple[list[str], list[str]]:
+def review_sentences(sources: Path, source: GitSource = REVIEW_SENTENCES) -> tuple[list[str], list[str]]:
     """Texts and ``negative``/``positive`` labels of the Amazon, IMDb and Yelp review sentences."""
     texts: list[str] = []
     labels: list[str] = []
     for path in REVIEW_FILES:
-        for line in _lines(REVIEW_SENTENCES.read(sources, path)):
+        for line in _lines(source.read(sources, path)):
             text, _, score = line.rpartition("\t")
             if text.strip() and score.strip() in ("0", "1"):
                 texts.append(text.strip())
@@ -273,10 +273,10 @@ FLUID_JIRA = GitSource(
 FLUID_ISSUES = "src/issues"
 
 
-def fluid_issues(sources: Path) -> dict[str, list[tuple[str, str]]]:
+def fluid_issues(sources: Path, source: GitSource = FLUID_JIRA) -> dict[str, list[tuple[str, str]]]:
     """(summary + description, Jira priority) per Fluid project, issues without a priority dropped."""
     projects: dict[str, list[tuple[str, str]]] = {}
-    for name, text in sorted(FLUID_JIRA.read_folder(sources, FLUID_ISSUES).items()):
+    for name, text in sorted(source.read_folder(sources, FLUID_ISSUES).items()):
         if not name.endswith(".md"):
             continue
         head, _, body = text.removeprefix("---json\n").partition("\n---\n")
