@@ -42,6 +42,7 @@ import _common as c  # noqa: E402
 import public_sources as ps  # noqa: E402
 
 from mvr.inference.evaluation import roc_auc  # noqa: E402
+from mvr.inference.model_files import MANIFEST, PRIORITY_HEAD, SENTIMENT_HEAD  # noqa: E402
 from mvr.inference.urgency import SentimentHead, combine_urgency  # noqa: E402
 from mvr.ticket import ticket_text  # noqa: E402
 
@@ -60,8 +61,8 @@ def main() -> None:
     args = c.parse_args(__doc__.split("\n")[0], _options)
     started = time.perf_counter()
     embed, model_id, args.models_dir = ps.load_encoder(args.encoder)
-    head = SentimentHead.load(args.models_dir / "sentiment_head.npz")
-    priority_path = args.models_dir / "priority_head.npz"
+    head = SentimentHead.load(args.models_dir / SENTIMENT_HEAD)
+    priority_path = args.models_dir / PRIORITY_HEAD
     priority = _priority_head(priority_path) if priority_path.is_file() and not args.no_priority else None
     cache = None if args.quick else args.cache
     limit = QUICK_ROWS if args.quick else None
@@ -165,7 +166,7 @@ def _priority_head(path: Path) -> Any:
 
 def _head_rows(models_dir: Path, file_name: str) -> Any:
     """Rows per training group of head ``file_name``, as its manifest records them (None if absent)."""
-    manifest = json.loads((models_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((models_dir / MANIFEST).read_text(encoding="utf-8"))
     return manifest.get("heads", {}).get(file_name, {}).get("rows")
 
 

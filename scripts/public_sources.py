@@ -28,6 +28,7 @@ import numpy as np
 
 from mvr.inference import encoders
 from mvr.inference.encoder import Manifest
+from mvr.inference.model_files import MANIFEST
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -370,7 +371,7 @@ def record_head(models_dir: Path, file_name: str, info: dict[str, object]) -> No
 
     Only ``models_dir``'s own manifest is touched; ``scripts/export_onnx.py --rehash`` keeps this entry.
     """
-    path = models_dir / "manifest.json"
+    path = models_dir / MANIFEST
     manifest = json.loads(path.read_text(encoding="utf-8"))
     manifest.setdefault("heads", {})[file_name] = info
     manifest["heads"] = dict(sorted(manifest["heads"].items()))

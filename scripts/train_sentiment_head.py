@@ -34,6 +34,7 @@ import public_sources as ps  # noqa: E402
 
 from mvr.inference.evaluation import roc_auc  # noqa: E402
 from mvr.inference.linear import fit_softmax  # noqa: E402
+from mvr.inference.model_files import SENTIMENT_HEAD  # noqa: E402
 
 #: Label names of the head; ``binary`` merges neutral and positive into ``other``.
 CLASSES = {"three": ("negative", "neutral", "positive"), "binary": ("negative", "other")}
@@ -71,7 +72,7 @@ def main() -> None:
     print(f"airline_sentiment_dev ROC AUC (negative vs rest, never trained on): {auc:.4f}")
     if args.dry_run:
         return
-    out = args.out or args.models_dir / "sentiment_head.npz"
+    out = args.out or args.models_dir / SENTIMENT_HEAD
     head.save(out)
     print(f"wrote {out}")
     if args.out is None and not args.no_rehash:

@@ -30,6 +30,7 @@ import public_sources as ps  # noqa: E402
 
 from mvr.inference.evaluation import roc_auc, row_half  # noqa: E402
 from mvr.inference.linear import fit_softmax  # noqa: E402
+from mvr.inference.model_files import PRIORITY_HEAD  # noqa: E402
 from mvr.ticket import ticket_text  # noqa: E402
 
 CLASSES = ("high", "other")
@@ -69,7 +70,7 @@ def main() -> None:
         )
     if args.dry_run:
         return
-    out = args.out or args.models_dir / "priority_head.npz"
+    out = args.out or args.models_dir / PRIORITY_HEAD
     fit_softmax(x, labels, **_fit_options(args)).save(out)
     print(f"wrote {out}")
     if args.out is None:
