@@ -17,7 +17,12 @@ Sets (see benchmarks/quality/README.md for origins, licences and label mappings)
   categories of ``benchmarks/quality/clinc150_domains.json`` (as
   ``MVR_CATEGORIES_FILE`` would), to measure custom categories;
 - ``tickets_dev`` from ``--shared-data`` (default ``../shared/data`` beside the
-  repository) as the internal reference, skipped with a note when absent.
+  repository) as the internal reference, skipped with a note when absent;
+- ``tickets_multilingual`` (``tickets_multilingual_dev.csv`` from ``--shared-data``:
+  German, Spanish, French and Portuguese billing/technical tickets), pooled and
+  per language (``tickets_multilingual[de]`` ...); a Legal answer is a miss.
+
+``--set NAME`` (repeatable) scores only the named sets.
 
 For each set: macro-F1 over the set's true classes, per-class precision/recall/F1,
 and 95% percentile bootstrap intervals of macro-F1 and of each class's F1
@@ -65,6 +70,8 @@ HELD_OUT = ("rasa_finance", "rasa_helpdesk", "unfair_tos")
 #: The custom-taxonomy set and its categories file.
 TAXONOMY = "clinc150_domains"
 TAXONOMY_CATEGORIES = QUALITY_DIR / "clinc150_domains.json"
+#: The non-English set (from --shared-data), scored pooled and per language.
+MULTILINGUAL = "tickets_multilingual"
 #: Default directory of tickets_dev.csv: ../shared/data beside the repository.
 SHARED_DATA = c.ROOT.parent / "shared" / "data"
 #: Seed of the bootstrap, the quick-mode samples and the misrouted examples.
@@ -185,12 +192,18 @@ def _truth(row: dict[str, str]) -> str:
 # --- sets and engines -------------------------------------------------------------------------------------
 
 
-def load_sets(shared_data: Path, quick: bool) -> tuple[dict[str, list[dict[str, str]]], dict[str, str]]:
-    """Rows of every set (a seeded sample of ``QUICK_ROWS`` each in quick mode) and notes on skipped ones."""
+def load_sets(
+    shared_data: Path, quick: bool, only: Sequence[str] = ()
+) -> tuple[dict[str, list[dict[str, str]]], dict[str, str]]:
+    """Rows of every set (or of ``only``; a seeded sample of ``QUICK_ROWS`` each in quick mode) and notes
+    on skipped ones."""
     paths = {name: QUALITY_DIR / f"{name}.csv" for name in (*EXTERNAL, *HELD_OUT, TAXONOMY)}
     paths["tickets_dev"] = shared_data / "tickets_dev.csv"
+    paths[MULTILINGUAL] = shared_data / "tickets_multilingual_dev.csv"
     sets, notes = {}, {}
     for name, path in paths.items():
+        if only and name not in only:
+            continue
         if not path.is_file():
             notes[name] = f"{path} absent"
             continue
@@ -253,12 +266,14 @@ def measure(
     held_truth: list[str] = []
     held_predicted: list[str] = []
     try:
-        for set_name in (n for n in (*EXTERNAL, *HELD_OUT, "tickets_dev") if n in sets):
+        for set_name in (n for n in (*EXTERNAL, *HELD_OUT, "tickets_dev", MULTILINGUAL) if n in sets):
             rows = sets[set_name]
             predicted, fallbacks = predict(engine, rows)
             result["fallback_decisions"] += fallbacks
             result["sets"][set_name] = score([_truth(r) for r in rows], predicted, resamples)
             c.log(f"{name}: {set_name} macro-F1 {result['sets'][set_name]['macro_f1']}")
+            if set_name == MULTILINGUAL:
+                result["sets"].update(per_language(rows, predicted, resamples))
             if set_name in EXTERNAL:
                 pooled_rows += rows
                 pooled_predicted += predicted
@@ -268,7 +283,8 @@ def measure(
                 held_predicted += predicted
     finally:
         engine.close()
-    result["sets"]["external"] = score([_truth(r) for r in pooled_rows], pooled_predicted, resamples)
+    if pooled_rows:
+        result["sets"]["external"] = score([_truth(r) for r in pooled_rows], pooled_predicted, resamples)
     if held_truth:
         result["sets"]["held_out"] = aggregates_only(score(held_truth, held_predicted, resamples))
     result["confusions"] = confusions(pooled_rows, pooled_predicted)
@@ -286,6 +302,19 @@ def measure(
     return result
 
 
+def per_language(
+    rows: Sequence[dict[str, str]], predicted: Sequence[str], resamples: int
+) -> dict[str, dict[str, Any]]:
+    """Figures of the multilingual set per ``language`` column, as ``tickets_multilingual[xx]``."""
+    figures = {}
+    for language in sorted({r["language"] for r in rows}):
+        pairs = [(_truth(r), p) for r, p in zip(rows, predicted, strict=True) if r["language"] == language]
+        figures[f"{MULTILINGUAL}[{language}]"] = score(
+            [t for t, _ in pairs], [p for _, p in pairs], resamples
+        )
+    return figures
+
+
 def describe_sets(sets: dict[str, list[dict[str, str]]]) -> dict[str, Any]:
     """Rows per class and per source of every set."""
     return {
@@ -300,7 +329,7 @@ def describe_sets(sets: dict[str, list[dict[str, str]]]) -> dict[str, Any]:
 
 def run(args: Any) -> dict[str, Any]:
     base = Settings.from_env()
-    sets, notes = load_sets(args.shared_data, args.quick)
+    sets, notes = load_sets(args.shared_data, args.quick, args.set)
     external = [r for name in EXTERNAL if name in sets for r in sets[name]]
     held_out = [r for name in HELD_OUT if name in sets for r in sets[name]]
     described = describe_sets({**sets, "external": external, **({"held_out": held_out} if held_out else {})})
@@ -363,6 +392,7 @@ def main() -> None:
             "--shared-data", type=Path, default=SHARED_DATA, help="directory holding tickets_dev.csv"
         )
         parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (at least 1000)")
+        parser.add_argument("--set", action="append", default=[], help="score only this set (repeatable)")
 
     args = c.parse_args("MVR routing quality on the external benchmark.", extra)
     args.backend = args.backend or ["embedding", "baseline", "nli"]

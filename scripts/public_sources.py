@@ -1,4 +1,4 @@
-"""Public training and evaluation data for the urgency heads, read from pinned Git commits.
+"""Public training and evaluation data for the heads, read from pinned Git commits.
 
 Nothing here is committed data: each source names a public GitHub repository, a commit and the
 files it reads. Bring the repositories here first (one bare mirror per repository) and point
@@ -29,11 +29,14 @@ import numpy as np
 from mvr.inference import encoders
 from mvr.inference.encoder import Manifest
 from mvr.inference.model_files import MANIFEST
+from mvr.ticket import ticket_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 DEFAULT_SOURCES = Path("/work/.mirror")
 DEFAULT_CACHE = ROOT / ".cache" / "heads"
+#: An embedding function: texts -> unit vectors [n, d].
+Embed = Callable[[list[str]], np.ndarray]
 #: Text batch size for embedding (texts are sorted by length first, so batches are deterministic).
 BATCH = 64
 
@@ -303,6 +306,45 @@ def jira_issues(sources: Path, files: dict[str, tuple[GitSource, str]]) -> dict[
     return projects
 
 
+#: Tobi Bueck's "Customer Support Tickets" (synthetic tickets with queue and language), as copied to GitHub.
+TOBI_BUECK = GitSource(
+    "kishorekumar1111/Ticket-Hackthon",
+    "fd8a959285a24a6611b36fdc16e7b22ecb0f2a1b",
+    "CC BY-NC 4.0 (Tobi Bueck, Customer Support Tickets; non-commercial)",
+)
+#: Files of TOBI_BUECK that ../shared/data's tickets (dev and held-out halves) were built from.
+TOBI_BUECK_SHARED = (
+    "data/dataset-tickets-multi-lang3-4k.csv",
+    "data/dataset-tickets-multi-lang-4-20k.csv",
+    "data/aa_dataset-tickets-multi-lang-5-2-50-version.csv",
+)
+
+
+def tobi_bueck_tickets(sources: Path, path: str) -> list[dict[str, str]]:
+    """Rows of one TOBI_BUECK file: ``text`` (subject + body, literal ``\\n`` and ``<br>`` as breaks,
+    whitespace collapsed as in ../shared/data), ``queue`` and ``language``; rows without a body dropped.
+    """
+    rows = csv.DictReader(io.StringIO(TOBI_BUECK.read(sources, path), newline=""))
+    return [
+        {
+            "text": ticket_text(_collapse(r.get("subject") or ""), _collapse(r["body"])),
+            "queue": (r.get("queue") or "").strip(),
+            "language": (r.get("language") or "").strip(),
+        }
+        for r in rows
+        if (r.get("body") or "").strip()
+    ]
+
+
+def same_text(text: str) -> str:
+    """The key under which two ticket texts count as the same row (case and whitespace ignored)."""
+    return " ".join(text.lower().split())
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.replace("\\n", "\n").replace("<br>", "\n").split())
+
+
 def sst2(path: Path) -> tuple[list[str], list[str]]:
     """SST-2 train sentences and ``negative``/``positive`` labels."""
     with open(path, newline="", encoding="utf-8") as fh:
@@ -319,7 +361,7 @@ def airline_dev(path: Path) -> tuple[list[str], list[bool]]:
     return [r["text"] for r in rows], [r["sentiment"] == "negative" for r in rows]
 
 
-def load_encoder(name: str, threads: int = 0) -> tuple[Callable[[list[str]], np.ndarray], str, Path]:
+def load_encoder(name: str, threads: int = 0) -> tuple[Embed, str, Path]:
     """An embedding function for encoder ``name`` (``MVR_ENCODER``), an id of its model, and its directory.
 
     The id (for the cache) is the encoder's name and its manifest's model files, heads left out.
@@ -348,9 +390,7 @@ def load_encoder(name: str, threads: int = 0) -> tuple[Callable[[list[str]], np.
     return embed, model_id, directory
 
 
-def embed_cached(
-    embed: Callable[[list[str]], np.ndarray], model_id: str, texts: list[str], cache: Path | None
-) -> np.ndarray:
+def embed_cached(embed: Embed, model_id: str, texts: list[str], cache: Path | None) -> np.ndarray:
     """``embed(texts)``, read from or written to ``cache`` (keyed by model and texts)."""
     if cache is None:
         return embed(texts)

@@ -176,3 +176,29 @@ def test_broken_head_file_is_an_inference_error(tmp_path: Path) -> None:
     (tmp_path / "bad.npz").write_bytes(b"not a numpy file")
     with pytest.raises(InferenceFailed, match="cannot load linear head"):
         LinearHead.load(tmp_path / "bad.npz")
+
+
+def test_companion_head_shares_out_only_its_classes_mass(encoder: Encoder) -> None:
+    # Given a head over Billing and Technical only, fitted to call every text Technical
+    texts = ["Refund the double charge.", "The app crashes.", "Send the invoice.", "Login fails."]
+    head = fit_softmax(encoder.encode(texts), ["technical"] * 3 + ["billing"], steps=200)
+    categories = load_categories()
+    alone = CategoryModel.build(categories, encoder.encode)
+    combined = CategoryModel.build(categories, encoder.encode, companion=head)
+    # When both score a billing ticket and a legal one
+    x = encoder.encode(["Please refund the double charge on my invoice.", "This is a DMCA takedown notice."])
+    before, after = alone.predict_proba(x), combined.predict_proba(x)
+    # Then Legal keeps the prototypes' probability, Billing + Technical their joint mass, and the
+    # head moves that mass towards Technical
+    legal, billing, technical = (alone.names.index(n) for n in ("Legal", "Billing", "Technical"))
+    assert combined.method == "prototypes+head"
+    np.testing.assert_allclose(after[:, legal], before[:, legal], rtol=1e-5)
+    np.testing.assert_allclose(after.sum(axis=1), 1.0, rtol=1e-5)
+    assert (after[:, technical] > before[:, technical]).all()
+    assert after[1].argmax() == legal
+
+
+def test_companion_head_with_a_class_that_is_no_category_is_refused(encoder: Encoder) -> None:
+    head = fit_softmax(encoder.encode(["a", "b"]), ["shipping", "billing"], steps=10)
+    with pytest.raises(InferenceFailed, match="shipping"):
+        CategoryModel.build(load_categories(), encoder.encode, companion=head)

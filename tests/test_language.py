@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +67,42 @@ def test_unknown_multilingual_encoder_is_refused() -> None:
 
 def test_router_reports_the_english_backends_category_method(engine: Engine) -> None:
     assert engine.backend.category_method == "prototypes"  # type: ignore[attr-defined]
+
+
+def test_german_tickets_are_routed_by_prototypes_and_the_shipped_head(engine: Engine) -> None:
+    billing, technical = engine.decide_many(
+        [
+            "Sehr geehrtes Support-Team, auf der letzten Rechnung für unser Abonnement wurde ein höherer "
+            "Betrag abgebucht als vereinbart. Bitte prüfen Sie die Zahlung und erstatten Sie die Differenz.",
+            "Hallo, seit dem letzten Update stürzt die Anwendung beim Start ab und die Synchronisierung "
+            "mit dem Server schlägt mit einem Zeitüberschreitungsfehler fehl.",
+        ]
+    )
+    for decision in (billing, technical):
+        assert decision.explanation["language"] == "de"
+        assert decision.explanation["category_method"] == "prototypes+head"
+    assert billing.category == "Billing"
+    assert technical.category == "Technical"
+
+
+def test_custom_categories_bypass_the_shipped_head(tmp_path: Path) -> None:
+    # Given categories of the user's own (the head was fitted for the defaults only)
+    path = tmp_path / "cats.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"name": "Shipping", "description": "Parcels, deliveries and couriers.", "examples": []},
+                {"name": "Other", "description": "Anything else.", "examples": []},
+            ]
+        ),
+        encoding="utf-8",
+    )
+    engine = Engine.from_settings(Settings(categories_file=path))
+    try:
+        decision = engine.decide("Das Paket wurde laut Kurier zugestellt, aber vor meiner Tür ist nichts.")
+    finally:
+        engine.close()
+    # Then the German ticket is still read by e5-small, routed by the prototypes alone
+    assert decision.explanation["language"] == "de"
+    assert decision.explanation["category_method"] == "prototypes"
+    assert decision.category == "Shipping"

@@ -8,6 +8,12 @@ an off-topic ticket scores, so a category with broad examples does not pull
 every ticket in (it is computed from the categories alone: custom categories
 need no data and no retraining). Probabilities are a softmax with a
 temperature. A head learnt by ``mvr fit`` takes precedence when given.
+
+An encoder may ship a *companion* head fitted on public tickets for some of the
+default categories (``category_head.npz``). When given, it is combined with the
+prototypes: over the categories it knows, the two log-probabilities are summed
+(the prototypes keep the probability mass of those categories, the head only
+shares it out); the other categories keep the prototypes' probabilities.
 """
 
 from __future__ import annotations
@@ -46,15 +52,22 @@ class CategoryModel:
         temperature: float = DEFAULT_TEMPERATURE,
         top_k: int = DEFAULT_TOP_K,
         head: LinearHead | None = None,
+        companion: LinearHead | None = None,
     ) -> None:
         """Build from embedded category texts (``anchors[i]`` is [m_i, d]) or a head.
 
+        ``companion`` is combined with the prototypes (ignored when ``head`` decides).
+
         Raises:
-            InferenceFailed: ``top_k`` is below 1.
+            InferenceFailed: ``top_k`` is below 1, or ``companion`` has a class that is no category.
         """
         if top_k < 1:
             raise InferenceFailed(f"top_k must be at least 1, got {top_k}")
         self._head = head
+        self._companion = companion if head is None else None
+        self._companion_columns = (
+            _columns(self._companion, names) if self._companion is not None else np.zeros(0, dtype=int)
+        )
         self._temperature = temperature
         self._top_k = top_k
         self._anchors = [_unit(a) for a in anchors]
@@ -68,17 +81,22 @@ class CategoryModel:
         encode: Callable[[list[str]], np.ndarray],
         *,
         head: LinearHead | None = None,
+        companion: LinearHead | None = None,
         temperature: float = DEFAULT_TEMPERATURE,
         top_k: int = DEFAULT_TOP_K,
     ) -> CategoryModel:
         """Embed each category's texts with ``encode`` and build the model."""
         anchors = [encode(category_texts(c)) for c in categories] if head is None else []
-        return cls([c.name for c in categories], anchors, temperature=temperature, top_k=top_k, head=head)
+        names = [c.name for c in categories]
+        return cls(names, anchors, temperature=temperature, top_k=top_k, head=head, companion=companion)
 
     @property
     def method(self) -> str:
-        """``linear-head`` when a fitted head decides, else ``prototypes``."""
-        return "linear-head" if self._head is not None else "prototypes"
+        """``linear-head`` when a fitted head decides, ``prototypes+head`` with a companion, else
+        ``prototypes``."""
+        if self._head is not None:
+            return "linear-head"
+        return "prototypes+head" if self._companion is not None else "prototypes"
 
     def predict_proba(self, embeddings: np.ndarray) -> np.ndarray:
         """Return probabilities [n, k] over ``names`` for embeddings [n, d]; rows sum to 1."""
@@ -88,7 +106,10 @@ class CategoryModel:
         """Return the logits [n, k] whose softmax is ``predict_proba``."""
         if self._head is not None:
             return self._head.logits(embeddings)
-        return self.similarities(embeddings) / self._temperature
+        logits = self.similarities(embeddings) / self._temperature
+        if self._companion is None:
+            return logits
+        return _combine(logits, self._companion.logits(embeddings), self._companion_columns)
 
     def similarities(self, embeddings: np.ndarray) -> np.ndarray:
         """Return the centred similarity [n, k] of each embedding to each category."""
@@ -109,6 +130,38 @@ class CategoryModel:
             others = np.concatenate([a for j, a in enumerate(self._anchors) if j != i])
             offsets.append(self._raw_similarities(others)[:, i].mean())
         return np.array(offsets, dtype=np.float32)
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _combine(prototype_logits: np.ndarray, head_logits: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Log-probabilities [n, k]: the head's classes (``columns``) share out their prototype mass.
+
+    Over ``columns`` the result is log P_proto(group) + log_softmax(log P_proto + log P_head) within
+    the group; the other columns keep log P_proto.
+    """
+    log_p = _log_softmax(prototype_logits)
+    group = log_p[:, columns]
+    group_mass = np.logaddexp.reduce(group, axis=1, keepdims=True)
+    combined = log_p.copy()
+    combined[:, columns] = group_mass + _log_softmax(group + _log_softmax(head_logits))
+    return combined
+
+
+def _columns(head: LinearHead, names: Sequence[str]) -> np.ndarray:
+    """The category index of each of the head's classes (matched case-insensitively).
+
+    Raises:
+        InferenceFailed: A class of the head is not a category.
+    """
+    by_lower = {n.lower(): i for i, n in enumerate(names)}
+    missing = [c for c in head.classes if c.lower() not in by_lower]
+    if missing:
+        raise InferenceFailed(f"category head classes {missing} are not categories {list(names)}")
+    return np.array([by_lower[c.lower()] for c in head.classes])
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:

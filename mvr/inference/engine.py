@@ -27,7 +27,7 @@ from mvr.inference.encoder import Manifest
 from mvr.inference.encoders import TextEncoder, encoder_dir, load_encoder
 from mvr.inference.language import LanguageDetector, LanguageRouter
 from mvr.inference.linear import LinearHead, softmax
-from mvr.inference.model_files import PRIORITY_HEAD, SENTIMENT_HEAD
+from mvr.inference.model_files import CATEGORY_HEAD, PRIORITY_HEAD, SENTIMENT_HEAD
 from mvr.inference.urgency import PriorityHead, SentimentHead, combine_urgency
 from mvr.ticket import Decision, urgency_label
 
@@ -89,7 +89,8 @@ class EmbeddingBackend:
             Manifest.load(directory).verify(PRIORITY_HEAD)
             priority = PriorityHead.load(directory / PRIORITY_HEAD)
         head = LinearHead.load(settings.category_head) if settings.category_head else None
-        model = CategoryModel.build(categories, encoder.encode, head=head)
+        companion = _companion_head(directory, categories) if head is None else None
+        model = CategoryModel.build(categories, encoder.encode, head=head, companion=companion)
         batcher = MicroBatcher(
             encoder,
             max_batch=settings.batch_max_size,
@@ -101,7 +102,7 @@ class EmbeddingBackend:
 
     @property
     def category_method(self) -> str:
-        """``prototypes`` or ``linear-head``."""
+        """``prototypes``, ``prototypes+head`` or ``linear-head`` (CategoryModel.method)."""
         return self._categories.method
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -241,6 +242,18 @@ class Engine:
         close = getattr(self.backend, "close", None)
         if close is not None:
             close()
+
+
+def _companion_head(directory: Path, categories: Sequence[Category]) -> LinearHead | None:
+    """The encoder's category head, if it ships one and ``categories`` are the defaults it was fitted for.
+
+    Raises:
+        InferenceFailed: The head's file changed or is unreadable.
+    """
+    if not (directory / CATEGORY_HEAD).is_file() or list(categories) != load_categories():
+        return None
+    Manifest.load(directory).verify(CATEGORY_HEAD)
+    return LinearHead.load(directory / CATEGORY_HEAD)
 
 
 def _load_backend(settings: Settings, categories: Sequence[Category]) -> Backend:

@@ -7,6 +7,7 @@ engine fall back to the keyword baseline without a word at build time).
 from __future__ import annotations
 
 __all__ = [
+    "CATEGORY_HEAD",
     "CLASSIFIER_CONFIG",
     "CLASSIFIER_FP32",
     "CLASSIFIER_INT8",
@@ -28,6 +29,9 @@ MANIFEST = "manifest.json"
 #: Linear heads on an encoder's embeddings: sentiment (required) and priority (optional).
 SENTIMENT_HEAD = "sentiment_head.npz"
 PRIORITY_HEAD = "priority_head.npz"
+#: An encoder's optional category head, combined with the prototypes for non-English tickets when
+#: the categories are MVR's defaults, the ones it was fitted for (benchmarks/RESULTS.md "Languages").
+CATEGORY_HEAD = "category_head.npz"
 #: The NLI backend's classifiers: int8 (preferred) and fp32, and their Hugging Face config.
 CLASSIFIER_INT8 = "model-int8.onnx"
 CLASSIFIER_FP32 = "model.onnx"
