@@ -156,6 +156,10 @@ def test_quality_benchmark_prints_f1_with_intervals_per_set_and_backend() -> Non
             assert sum(m["support"] for m in figures["per_class"].values()) == figures["rows"]
             assert all(m["f1_ci"][0] <= m["f1_ci"][1] for m in figures["per_class"].values())
         assert set(entry["sets"]["clinc150_domains"]["per_class"]) <= taxonomy_names
+        if "tickets_multilingual" in result["sets"]:
+            languages = [n for n in entry["sets"] if n.startswith("tickets_multilingual[")]
+            pooled_rows = entry["sets"]["tickets_multilingual"]["rows"]
+            assert languages and sum(entry["sets"][n]["rows"] for n in languages) == pooled_rows
         wrong = sum(x["rows"] for x in entry["confusions"])
         assert wrong == round(external["rows"] * (1 - entry["sets"]["external"]["accuracy"]))
         assert all(len(v) <= 5 for v in entry["misrouted_examples"].values())
