@@ -178,24 +178,32 @@ def test_broken_head_file_is_an_inference_error(tmp_path: Path) -> None:
         LinearHead.load(tmp_path / "bad.npz")
 
 
-def test_companion_head_shares_out_only_its_classes_mass(encoder: Encoder) -> None:
-    # Given a head over Billing and Technical only, fitted to call every text Technical
-    texts = ["Refund the double charge.", "The app crashes.", "Send the invoice.", "Login fails."]
-    head = fit_softmax(encoder.encode(texts), ["technical"] * 3 + ["billing"], steps=200)
+def test_companion_head_reranks_its_classes_and_leaves_legal_to_the_prototypes(encoder: Encoder) -> None:
+    # Given a head over Billing and Technical only that calls every text Technical
+    weights = np.zeros((encoder.dimension, 2), dtype=np.float32)
+    head = LinearHead(weights, np.array([-20.0, 20.0], dtype=np.float32), ("billing", "technical"))
     categories = load_categories()
     alone = CategoryModel.build(categories, encoder.encode)
     combined = CategoryModel.build(categories, encoder.encode, companion=head)
-    # When both score a billing ticket and a legal one
-    x = encoder.encode(["Please refund the double charge on my invoice.", "This is a DMCA takedown notice."])
-    before, after = alone.predict_proba(x), combined.predict_proba(x)
-    # Then Legal keeps the prototypes' probability, Billing + Technical their joint mass, and the
-    # head moves that mass towards Technical
-    legal, billing, technical = (alone.names.index(n) for n in ("Legal", "Billing", "Technical"))
+    # When both score billing tickets and legal ones
+    x = encoder.encode(
+        [
+            "Please refund the double charge on my invoice.",
+            "Why was I billed twice this month?",
+            "This is a DMCA takedown notice.",
+            "Our attorney will file a lawsuit.",
+        ]
+    )
+    before, after = alone.logits(x), combined.logits(x)
+    legal = alone.names.index("Legal")
+    group = [alone.names.index(n) for n in ("Billing", "Technical")]
+    # Then the head turns billing into technical, but the best of the two keeps the prototypes'
+    # logit, so Legal wins exactly where it won before
     assert combined.method == "prototypes+head"
-    np.testing.assert_allclose(after[:, legal], before[:, legal], rtol=1e-5)
-    np.testing.assert_allclose(after.sum(axis=1), 1.0, rtol=1e-5)
-    assert (after[:, technical] > before[:, technical]).all()
-    assert after[1].argmax() == legal
+    assert [combined.names[i] for i in after[:2].argmax(axis=1)] == ["Technical", "Technical"]
+    np.testing.assert_allclose(after[:, group].max(axis=1), before[:, group].max(axis=1), rtol=1e-6)
+    np.testing.assert_array_equal(after[:, legal], before[:, legal])
+    assert [combined.names[i] for i in after[2:].argmax(axis=1)] == ["Legal", "Legal"]
 
 
 def test_companion_head_with_a_class_that_is_no_category_is_refused(encoder: Encoder) -> None:

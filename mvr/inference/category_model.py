@@ -10,10 +10,9 @@ need no data and no retraining). Probabilities are a softmax with a
 temperature. A head learnt by ``mvr fit`` takes precedence when given.
 
 An encoder may ship a *companion* head fitted on public tickets for some of the
-default categories (``category_head.npz``). When given, it is combined with the
-prototypes: over the categories it knows, the two log-probabilities are summed
-(the prototypes keep the probability mass of those categories, the head only
-shares it out); the other categories keep the prototypes' probabilities.
+default categories (``category_head.npz``). When given, it re-ranks the
+categories it knows by the sum of its and the prototypes' log-probabilities;
+whether one of them wins over the other categories stays the prototypes' call.
 """
 
 from __future__ import annotations
@@ -138,16 +137,16 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def _combine(prototype_logits: np.ndarray, head_logits: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """Log-probabilities [n, k]: the head's classes (``columns``) share out their prototype mass.
+    """Logits [n, k] where the head re-ranks its classes (``columns``) and nothing else moves.
 
-    Over ``columns`` the result is log P_proto(group) + log_softmax(log P_proto + log P_head) within
-    the group; the other columns keep log P_proto.
+    Within ``columns`` the order is that of log P_proto + log P_head; the best of them keeps the
+    prototypes' best logit there, so whether one of the head's classes wins over another category
+    (e.g. Legal, which the head knows nothing of) is decided by the prototypes alone.
     """
-    log_p = _log_softmax(prototype_logits)
-    group = log_p[:, columns]
-    group_mass = np.logaddexp.reduce(group, axis=1, keepdims=True)
-    combined = log_p.copy()
-    combined[:, columns] = group_mass + _log_softmax(group + _log_softmax(head_logits))
+    group = _log_softmax(prototype_logits)[:, columns] + _log_softmax(head_logits)
+    best = prototype_logits[:, columns].max(axis=1, keepdims=True)
+    combined = prototype_logits.copy()
+    combined[:, columns] = best + group - group.max(axis=1, keepdims=True)
     return combined
 
 

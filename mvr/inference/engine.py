@@ -69,9 +69,16 @@ class EmbeddingBackend:
 
     @classmethod
     def load(
-        cls, settings: Settings, categories: Sequence[Category], encoder_name: str | None = None
+        cls,
+        settings: Settings,
+        categories: Sequence[Category],
+        encoder_name: str | None = None,
+        *,
+        multilingual: bool = False,
     ) -> EmbeddingBackend:
         """Load and check the encoder (default ``MVR_ENCODER``), the heads and the prototypes.
+
+        The backend of non-English tickets (``multilingual``) also uses the encoder's category head.
 
         Raises:
             InferenceFailed: A model file is missing, changed or unreadable.
@@ -89,7 +96,7 @@ class EmbeddingBackend:
             Manifest.load(directory).verify(PRIORITY_HEAD)
             priority = PriorityHead.load(directory / PRIORITY_HEAD)
         head = LinearHead.load(settings.category_head) if settings.category_head else None
-        companion = _companion_head(directory, categories) if head is None else None
+        companion = _companion_head(directory, categories) if multilingual and head is None else None
         model = CategoryModel.build(categories, encoder.encode, head=head, companion=companion)
         batcher = MicroBatcher(
             encoder,
@@ -265,7 +272,9 @@ def _load_backend(settings: Settings, categories: Sequence[Category]) -> Backend
     if settings.multilingual_encoder in ("off", settings.encoder):
         return english
     try:
-        multilingual = EmbeddingBackend.load(settings, categories, settings.multilingual_encoder)
+        multilingual = EmbeddingBackend.load(
+            settings, categories, settings.multilingual_encoder, multilingual=True
+        )
     except InferenceFailed as ex:  # English tickets must not pay for a missing multilingual model
         logger.warning("Multilingual encoder unavailable, every ticket is read in English: %s.", ex)
         return english

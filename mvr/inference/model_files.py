@@ -30,7 +30,8 @@ MANIFEST = "manifest.json"
 SENTIMENT_HEAD = "sentiment_head.npz"
 PRIORITY_HEAD = "priority_head.npz"
 #: An encoder's optional category head, combined with the prototypes for non-English tickets when
-#: the categories are MVR's defaults, the ones it was fitted for (benchmarks/RESULTS.md "Languages").
+#: the categories are MVR's defaults, the ones it was fitted for. English text read by e5-small
+#: routes worse with it (benchmarks/RESULTS.md "Languages").
 CATEGORY_HEAD = "category_head.npz"
 #: The NLI backend's classifiers: int8 (preferred) and fp32, and their Hugging Face config.
 CLASSIFIER_INT8 = "model-int8.onnx"
