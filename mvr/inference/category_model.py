@@ -133,7 +133,8 @@ class CategoryModel:
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    log_probs: np.ndarray = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return log_probs
 
 
 def _combine(prototype_logits: np.ndarray, head_logits: np.ndarray, columns: np.ndarray) -> np.ndarray:
