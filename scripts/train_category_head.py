@@ -37,6 +37,7 @@ from mvr.categories import load_categories  # noqa: E402
 from mvr.inference.category_model import CategoryModel  # noqa: E402
 from mvr.inference.evaluation import classification_report, read_rows  # noqa: E402
 from mvr.inference.linear import LinearHead, fit_softmax  # noqa: E402
+from mvr.inference.model_files import CATEGORY_HEAD  # noqa: E402
 from mvr.ticket import ticket_text  # noqa: E402
 
 #: The file of TOBI_BUECK trained on (German only; not one of the files ../shared/data was built from).
@@ -79,7 +80,7 @@ def main() -> None:
         print(f"{method:<16} " + "  ".join(f"{k} {v:.3f}" for k, v in by_language.items()))
     if args.dry_run:
         return
-    out = args.out or args.models_dir / "category_head.npz"
+    out = args.out or args.models_dir / CATEGORY_HEAD
     head.save(out)
     print(f"wrote {out}")
     if args.out is None:
