@@ -245,7 +245,7 @@ def _with_corrections(csv_file: Path | None, merged: Path) -> Path:
 
 
 def _fit_head(csv_file: Path, out: Path, split: str | None) -> dict[str, Any]:
-    from mvr.inference.engine import EmbeddingBackend
+    from mvr.inference.embedding import EmbeddingBackend
     from mvr.inference.evaluation import fit_head
 
     engine = _engine("embedding", strict=True, one_encoder=True)

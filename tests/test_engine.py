@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from mvr.config import DEFAULT_MODELS_DIR, Settings
-from mvr.inference.engine import UNSURE_MARGIN, Engine
+from mvr.inference.embedding import UNSURE_MARGIN
+from mvr.inference.engine import Engine
 from mvr.inference.urgency import FORMULA, FORMULA_WITH_PRIORITY
 from mvr.ticket import urgency_label
 

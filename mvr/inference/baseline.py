@@ -10,8 +10,9 @@ import re
 from collections.abc import Sequence
 
 from mvr.categories import Category
+from mvr.inference.backend import Explained, make_decision
 from mvr.inference.cues import cue_score, match_cues
-from mvr.ticket import Decision, urgency_label
+from mvr.ticket import Decision
 
 __all__ = ["BaselineClassifier"]
 
@@ -45,33 +46,25 @@ class BaselineClassifier:
             fallback_reason: Why the baseline answers instead of a model, if it does.
         """
         counts = [len(p.findall(text)) if p else 0 for p in self._patterns]
-        scores = _softmax(counts)
-        best = max(range(len(scores)), key=scores.__getitem__)
+        names = [c.name for c in self._categories]
         cues = match_cues(text)
         tone = len(_NEGATIVE_WORDS.findall(text))
         cues_part = cue_score(cues)
         tone_part = 1.0 - (1.0 - _TONE_WEIGHT) ** tone
         s = 1.0 - (1.0 - cues_part) * (1.0 - tone_part)
-        return Decision(
-            category=self._categories[best].name,
-            scores={c.name: round(p, 4) for c, p in zip(self._categories, scores, strict=True)},
-            urgency_score=round(s, 4),
-            urgency_label=urgency_label(s),
-            explanation={
-                "backend": "baseline",
-                "model": MODEL_NAME,
-                "model_version": MODEL_VERSION,
-                "fallback": fallback_reason is not None,
-                "fallback_reason": fallback_reason,
-                "category_evidence": dict(zip([c.name for c in self._categories], counts, strict=True)),
-                "urgency": {
-                    "cues": [c.name for c in cues],
-                    "cue_score": round(cues_part, 4),
-                    "tone_words": tone,
-                    "tone_score": round(tone_part, 4),
-                    "formula": "S = 1 - (1 - cue_score) * (1 - tone_score)",
-                },
-            },
+        urgency = {
+            "cues": [c.name for c in cues],
+            "cue_score": round(cues_part, 4),
+            "tone_words": tone,
+            "tone_score": round(tone_part, 4),
+            "formula": "S = 1 - (1 - cue_score) * (1 - tone_score)",
+        }
+        return make_decision(
+            names,
+            _softmax(counts),
+            s,
+            Explained("baseline", MODEL_NAME, MODEL_VERSION, urgency, fallback_reason),
+            category_evidence=dict(zip(names, counts, strict=True)),
         )
 
 
@@ -87,3 +80,18 @@ def _softmax(counts: list[int]) -> list[float]:
     exps = [math.exp(c / _TEMPERATURE) for c in counts]
     total = sum(exps)
     return [e / total for e in exps]
+
+
+class BaselineBackend:
+    """The keyword baseline as a backend, optionally standing in for a failed model."""
+
+    def __init__(self, baseline: BaselineClassifier, fallback_reason: str | None = None) -> None:
+        self._baseline = baseline
+        self._reason = fallback_reason
+
+    def decide_many(self, texts: Sequence[str]) -> list[Decision]:
+        """Return the baseline decision of each text."""
+        return [self._baseline.decide(t, fallback_reason=self._reason) for t in texts]
+
+    def close(self) -> None:
+        """Nothing to release."""

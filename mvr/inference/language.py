@@ -15,7 +15,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mvr.inference.engine import Backend
+    from mvr.inference.backend import Backend
     from mvr.ticket import Decision
 
 __all__ = ["ENGLISH", "LanguageDetector", "LanguageRouter"]
@@ -88,6 +88,4 @@ class LanguageRouter:
     def close(self) -> None:
         """Stop both backends."""
         for backend in (self._english, self._multilingual):
-            close = getattr(backend, "close", None)
-            if close is not None:
-                close()
+            backend.close()

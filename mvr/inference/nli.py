@@ -24,6 +24,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from mvr.errors import InferenceFailed
+from mvr.inference.backend import Explained, make_decision
 from mvr.inference.encoder import Manifest, session_options
 from mvr.inference.linear import softmax
 from mvr.inference.model_files import (
@@ -34,7 +35,7 @@ from mvr.inference.model_files import (
     TOKENIZER,
 )
 from mvr.inference.urgency import combine_urgency
-from mvr.ticket import Decision, urgency_label
+from mvr.ticket import Decision
 
 if TYPE_CHECKING:
     from mvr.categories import Category
@@ -79,6 +80,9 @@ class NliBackend:
         self.model = self._nli.name
         self.model_version = f"{self._nli.short_sha}+{self._sentiment.short_sha}"
 
+    def close(self) -> None:
+        """Nothing to release (the sessions go with the backend)."""
+
     def decide_many(self, texts: Sequence[str]) -> list[Decision]:
         """Return one decision per text, in order.
 
@@ -106,20 +110,8 @@ class NliBackend:
 
     def _decision(self, text: str, scores: np.ndarray, p_negative: float) -> Decision:
         s, urgency = combine_urgency(p_negative, text)
-        return Decision(
-            category=self.names[int(np.argmax(scores))],
-            scores={name: float(p) for name, p in zip(self.names, scores, strict=True)},
-            urgency_score=s,
-            urgency_label=urgency_label(s),
-            explanation={
-                "backend": "nli",
-                "model": self.model,
-                "model_version": self.model_version,
-                "fallback": False,
-                "fallback_reason": None,
-                "urgency": urgency,
-            },
-        )
+        explained = Explained("nli", self.model, self.model_version, urgency)
+        return make_decision(self.names, scores, s, explained, digits=None)
 
 
 @dataclass(frozen=True)
