@@ -393,9 +393,94 @@ class RedisServer:
                 time.sleep(0.05)
 
     def client(self) -> Any:
+        """A client named ``BENCH_CLIENT``: ``RoundTrips`` leaves its commands out."""
         import redis
 
-        return redis.Redis.from_url(self.url, decode_responses=True)
+        return redis.Redis.from_url(self.url, decode_responses=True, client_name=BENCH_CLIENT)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the Redis process has used so far (user + system, from /proc)."""
+        return cpu_seconds(self.pid)
+
+
+#: Client name of the benchmarks' own Redis connections.
+BENCH_CLIENT = "mvr-bench"
+
+
+#: Client address the slow log gives commands run by a Lua script.
+LUA_CLIENT = "?:0"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+class RoundTrips:
+    """Count the commands other clients send Redis in a window: one per round trip (a script is one).
+
+    INFO commandstats also counts the commands a Lua script runs, so it cannot tell a script
+    from its body; the slow log at threshold 0 records each command, and marks those a script
+    ran with the address ``LUA_CLIENT``. Its cost (a copy of at most 32 arguments per command)
+    is paid in every variant measured.
+    """
+
+    #: Slow-log entries kept during the window (about 1 KiB each at most).
+    MAX_ENTRIES = 200_000
+
+    def __init__(self, client: Any, scripts: dict[str, str]) -> None:
+        """``scripts``: names by SHA-1, to tell EVALSHA calls apart (``script_names``)."""
+        self._client = client
+        self._scripts = scripts
+        self.counts: dict[str, int] = {}
+
+    def __enter__(self) -> RoundTrips:
+        self._saved = self._client.config_get("slowlog-*")
+        self._client.config_set("slowlog-max-len", self.MAX_ENTRIES)
+        self._client.slowlog_reset()
+        self._client.config_set("slowlog-log-slower-than", 0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.config_set("slowlog-log-slower-than", -1)
+        entries = self._client.slowlog_get(self.MAX_ENTRIES)
+        self._client.config_set("slowlog-log-slower-than", self._saved["slowlog-log-slower-than"])
+        self._client.config_set("slowlog-max-len", self._saved["slowlog-max-len"])
+        if len(entries) >= self.MAX_ENTRIES:
+            raise RuntimeError("the slow log filled up: count a shorter window")
+        for entry in entries:
+            sender = _text(entry.get("client_name", "")), _text(entry.get("client_address", ""))
+            if sender[0] != BENCH_CLIENT and sender[1] != LUA_CLIENT:
+                name = self._name(_text(entry["command"]).split())
+                self.counts[name] = self.counts.get(name, 0) + 1
+
+    def _name(self, words: list[str]) -> str:
+        command = words[0].lower()
+        if command != "evalsha" or len(words) < 2:
+            return command
+        script = self._scripts.get(words[1], words[1][:8])
+        # Dramatiq's dispatch script takes one key (its namespace), then its command.
+        return f"{script}:{words[4]}" if script == "dramatiq" and len(words) > 4 else script
+
+    def per(self, tickets: int) -> dict[str, float]:
+        """Round trips per ticket, in all (``total``) and by command or script."""
+        per_ticket = {name: round(n / tickets, 3) for name, n in sorted(self.counts.items())}
+        return {"total": round(sum(self.counts.values()) / tickets, 3), **per_ticket}
+
+
+def script_names() -> dict[str, str]:
+    """Names of MVR's Lua scripts and Dramatiq's dispatch script, by the SHA-1 Redis knows them by."""
+    import hashlib
+
+    from dramatiq.brokers import redis as dramatiq_redis
+
+    from mvr.store import _Keys
+
+    sources = {
+        path.stem: _Keys.script_source(path.stem).encode() for path in (ROOT / "mvr" / "lua").glob("*.lua")
+    }
+    sources["dramatiq"] = dramatiq_redis._scripts["dispatch"]
+    sources["dramatiq-maxstack"] = dramatiq_redis._scripts["maxstack"]
+    return {hashlib.sha1(source).hexdigest(): name for name, source in sources.items()}
 
 
 def mvr_env(started: Services, redis_url: str, **extra: str) -> dict[str, str]:
@@ -437,14 +522,14 @@ def start_mvr_worker(started: Services, env: dict[str, str], name: str = "worker
 
     Its Prometheus exposition (Dramatiq's, ``dramatiq_prom_*``) listens on 127.0.0.1 and a free port.
     """
-    from mvr import cli
+    from mvr.cli_run import worker_command, worker_env
     from mvr.config import Settings
 
     metrics_dir = tempfile.mkdtemp(prefix="worker-metrics-", dir=started.tmp)
     env = {"MVR_WORKER_METRICS_PORT": str(free_port()), "PROMETHEUS_MULTIPROC_DIR": metrics_dir, **env}
     settings = Settings.from_env({**os.environ, **env})
-    full = cli.worker_env(settings, {**os.environ, **env})
-    return started.start(cli.worker_command(settings), name, full)
+    full = worker_env(settings, {**os.environ, **env})
+    return started.start(worker_command(settings), name, full)
 
 
 def worker_pids(master_pid: int) -> list[int]:

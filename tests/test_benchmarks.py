@@ -87,6 +87,8 @@ def test_e2e_benchmark_prints_throughputs_efficiency_latency_and_rss() -> None:
     assert result["pipeline_efficiency"] > 0
     assert result["backend"] in ("embedding", "baseline", "nli")
     assert_latency(result["stream_at_50pct"])
+    round_trips = result["redis_round_trips_per_ticket"]
+    assert round_trips["complete"] >= 1 and round_trips["total"] >= round_trips["complete"]
     assert all(mb > 0 for mb in result["rss"]["api_workers_mb"])
     assert all(mb > 0 for mb in result["rss"]["worker_processes_mb"])
     assert_bools(result["acceptance"])
