@@ -537,6 +537,64 @@ def worker_pids(master_pid: int) -> list[int]:
     return [p for p in descendants(master_pid) if p != master_pid]
 
 
+# --- tickets through MVR ------------------------------------------------------------------------------
+
+#: Concurrent HTTP clients posting a batch of tickets.
+POST_CLIENTS = 32
+#: Completion times skipped at least at the start of a drain (engine load, ramp-up).
+DRAIN_SKIP = 16
+
+
+async def post_all(url: str, batch: list[dict[str, str]], clients: int = POST_CLIENTS) -> list[str]:
+    """POST every ticket of ``batch`` with ``clients`` concurrent connections; return the ids."""
+    import asyncio
+
+    import httpx
+
+    ids: list[str] = [""] * len(batch)
+    todo = iter(range(len(batch)))
+
+    async def client_loop(http: httpx.AsyncClient) -> None:
+        for i in todo:
+            answer = await http.post("/tickets", json=batch[i])
+            answer.raise_for_status()
+            ids[i] = answer.json()["ticket_id"]
+
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+        await asyncio.gather(*(client_loop(http) for _ in range(clients)))
+    return ids
+
+
+def wait_completed(client: Any, count: int, timeout_s: float) -> float:
+    """Wait until ``count`` tickets are completed (in ``mvr:ready``); return the monotonic time."""
+    deadline = time.monotonic() + timeout_s
+    while client.zcard("mvr:ready") < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"only {client.zcard('mvr:ready')} of {count} tickets completed in {timeout_s} s"
+            )
+        time.sleep(0.02)
+    return time.monotonic()
+
+
+def drain_rate(client: Any, ids: list[str]) -> float:
+    """Tickets/s of the workers from completion times, skipping the first 5% (engine load, ramp-up)."""
+    with client.pipeline(transaction=False) as pipe:
+        for ticket_id in ids:
+            pipe.hget(f"mvr:ticket:{ticket_id}", "updated_at")
+        done = sorted(completed_at(u) for u in pipe.execute())
+    skip = max(DRAIN_SKIP, len(done) // 20)
+    return (len(done) - skip) / (done[-1] - done[skip - 1])
+
+
+def completed_at(raw: str) -> float:
+    """Unix time of an ``updated_at`` timestamp (``utc_now_iso``)."""
+    from datetime import UTC, datetime
+
+    return datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+
+
 # --- Locust --------------------------------------------------------------------------------------------
 
 

@@ -36,15 +36,12 @@ import asyncio
 import os
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c  # noqa: E402
 
-#: Concurrent HTTP clients posting the throughput batch.
-CLIENTS = 32
 #: Tickets that warm the worker up (engine load) before anything is measured.
 WARMUP = 16
 #: Acceptance limits.
@@ -52,25 +49,6 @@ MIN_EFFICIENCY = 0.92
 MAX_P99_S = 2.0
 MAX_API_RSS_MB = 80.0
 MAX_WORKER_RSS_MB = 400.0
-
-
-async def post_all(url: str, batch: list[dict[str, str]], clients: int = CLIENTS) -> list[str]:
-    """POST every ticket of ``batch`` with ``clients`` concurrent connections; return the ids."""
-    import httpx
-
-    ids: list[str] = [""] * len(batch)
-    todo = iter(range(len(batch)))
-
-    async def client_loop(http: httpx.AsyncClient) -> None:
-        for i in todo:
-            answer = await http.post("/tickets", json=batch[i])
-            answer.raise_for_status()
-            ids[i] = answer.json()["ticket_id"]
-
-    limits = httpx.Limits(max_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
-        await asyncio.gather(*(client_loop(http) for _ in range(clients)))
-    return ids
 
 
 async def post_stream(url: str, batch: list[dict[str, str]], rate: float) -> dict[str, float]:
@@ -93,28 +71,6 @@ async def post_stream(url: str, batch: list[dict[str, str]], rate: float) -> dic
             tasks.append(asyncio.create_task(one(http, fields)))
         await asyncio.gather(*tasks)
     return sent
-
-
-def wait_completed(client: Any, count: int, timeout_s: float) -> float:
-    """Wait until ``count`` tickets are completed (in ``mvr:ready``); return the monotonic time."""
-    deadline = time.monotonic() + timeout_s
-    while client.zcard("mvr:ready") < count:
-        if time.monotonic() > deadline:
-            raise RuntimeError(
-                f"only {client.zcard('mvr:ready')} of {count} tickets completed in {timeout_s} s"
-            )
-        time.sleep(0.02)
-    return time.monotonic()
-
-
-def drain_rate(client: Any, ids: list[str]) -> float:
-    """Tickets/s of the worker from completion times, skipping the first 5% (engine load, ramp-up)."""
-    with client.pipeline(transaction=False) as pipe:
-        for ticket_id in ids:
-            pipe.hget(f"mvr:ticket:{ticket_id}", "updated_at")
-        done = sorted(_completed_at(u) for u in pipe.execute())
-    skip = max(WARMUP, len(done) // 20)
-    return (len(done) - skip) / (done[-1] - done[skip - 1])
 
 
 class EngineAlone:
@@ -148,20 +104,16 @@ class EngineAlone:
         }
 
 
-def _completed_at(raw: str) -> float:
-    return datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
-
-
 def stream_latency(url: str, client: Any, rate: float, duration_s: float, done_before: int) -> dict[str, Any]:
     """Time-to-completed of a steady stream at ``rate`` tickets/s for ``duration_s``."""
     batch = c.ticket_batch(max(1, int(rate * duration_s)), seed=99)
     sent = asyncio.run(post_stream(url, batch, rate))
-    wait_completed(client, done_before + len(batch), timeout_s=60 + duration_s)
+    c.wait_completed(client, done_before + len(batch), timeout_s=60 + duration_s)
     with client.pipeline(transaction=False) as pipe:
         for ticket_id in sent:
             pipe.hget(f"mvr:ticket:{ticket_id}", "updated_at")
         updated = pipe.execute()
-    seconds = [_completed_at(u) - sent[t] for t, u in zip(sent, updated, strict=True)]
+    seconds = [c.completed_at(u) - sent[t] for t, u in zip(sent, updated, strict=True)]
     return {"rate_per_s": round(rate, 1), "tickets": len(batch), **c.latency_summary(seconds)}
 
 
@@ -177,8 +129,8 @@ def run(quick: bool, tickets: int, stream_s: float, worker_env: dict[str, str]) 
         env_worker = {**env, **worker_env}
         worker = c.start_mvr_worker(started, env_worker, "worker-warmup")
         c.log(f"warming up ({WARMUP} tickets; the worker loads its engine on first use)")
-        asyncio.run(post_all(url, c.ticket_batch(WARMUP, seed=1)))
-        wait_completed(client, WARMUP, timeout_s=180)
+        asyncio.run(c.post_all(url, c.ticket_batch(WARMUP, seed=1)))
+        c.wait_completed(client, WARMUP, timeout_s=180)
         started.stop(worker)
         batch = c.ticket_batch(tickets, seed=2)
         texts = [ticket_text(**fields) for fields in batch]
@@ -187,12 +139,12 @@ def run(quick: bool, tickets: int, stream_s: float, worker_env: dict[str, str]) 
         alone.run(texts[: tickets // 2])
         c.log(f"throughput: {tickets} tickets posted through the API, then a fresh worker drains them")
         began = time.monotonic()
-        ids = asyncio.run(post_all(url, batch))
+        ids = asyncio.run(c.post_all(url, batch))
         intake_s = time.monotonic() - began
         with c.RoundTrips(client, c.script_names()) as round_trips:
             worker = c.start_mvr_worker(started, env_worker, "worker")
-            wait_completed(client, WARMUP + tickets, timeout_s=600)
-        worker_tps = drain_rate(client, ids)
+            c.wait_completed(client, WARMUP + tickets, timeout_s=600)
+        worker_tps = c.drain_rate(client, ids)
         c.log("the engine alone on the second half of the texts")
         alone.run(texts[tickets // 2 :])
         engine = alone.summary()
