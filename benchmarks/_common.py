@@ -256,6 +256,11 @@ class CpuSampler:
             self.samples.append((time.monotonic(), tree_cpu_seconds(self._roots)))
             self._stop.wait(self._interval_s)
 
+    def rate_between_wall_times(self, start: float, end: float) -> float:
+        """``rate`` between two Unix times (e.g. completion times written by MVR)."""
+        offset = time.time() - time.monotonic()
+        return self.rate(start - offset, end - offset)
+
     def rate(self, start: float, end: float) -> float:
         """Average cores used between monotonic times ``start`` and ``end`` (nearest samples inside)."""
         inside = [s for s in self.samples if start <= s[0] <= end]
@@ -578,14 +583,24 @@ def wait_completed(client: Any, count: int, timeout_s: float) -> float:
     return time.monotonic()
 
 
-def drain_rate(client: Any, ids: list[str]) -> float:
-    """Tickets/s of the workers from completion times, skipping the first 5% (engine load, ramp-up)."""
+def drain_window(client: Any, ids: list[str]) -> tuple[float, float, int]:
+    """``(start, end, tickets)`` of a drain from completion times (Unix seconds), skipping the first 5%.
+
+    The first 5% (at least ``DRAIN_SKIP``) cover engine load and ramp-up; ``tickets`` were
+    completed between ``start`` and ``end``.
+    """
     with client.pipeline(transaction=False) as pipe:
         for ticket_id in ids:
             pipe.hget(f"mvr:ticket:{ticket_id}", "updated_at")
         done = sorted(completed_at(u) for u in pipe.execute())
     skip = max(DRAIN_SKIP, len(done) // 20)
-    return (len(done) - skip) / (done[-1] - done[skip - 1])
+    return done[skip - 1], done[-1], len(done) - skip
+
+
+def drain_rate(client: Any, ids: list[str]) -> float:
+    """Tickets/s of the workers from completion times, skipping the first 5% (engine load, ramp-up)."""
+    start, end, tickets = drain_window(client, ids)
+    return tickets / (end - start)
 
 
 def completed_at(raw: str) -> float:

@@ -21,7 +21,9 @@ unless ``MVR_BACKEND`` is set. Then:
    ``worker_threads`` threads each calling ``engine.decide`` (same batcher): half
    the texts just before step 2 and half just after, so that a change in the
    machine's background load weighs on both figures; pipeline efficiency =
-   worker / engine;
+   worker / engine tickets/s; CPU efficiency = engine CPU per ticket (this
+   process) / worker CPU per ticket (its process tree, /proc, over the drain's
+   window): on a shared machine CPU time moves less than wall time;
 4. a steady stream at 50% of the measured worker capacity (open loop, one POST
    every 1/rate seconds): time-to-completed per ticket = its ``updated_at`` when
    completed - the moment its POST was sent; p50/p95/p99;
@@ -86,12 +88,14 @@ class EngineAlone:
             self.engine.decide(text)
         self.texts = 0
         self.seconds = 0.0
+        self.cpu_seconds = 0.0
 
     def run(self, texts: list[str]) -> None:
         """Decide every text of ``texts`` from ``worker_threads`` threads; add to the totals."""
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         c.each_from_threads(texts, self.engine.decide, self.settings.worker_threads)
         self.seconds += time.perf_counter() - began
+        self.cpu_seconds += time.process_time() - cpu_began
         self.texts += len(texts)
 
     def summary(self) -> dict[str, Any]:
@@ -101,6 +105,7 @@ class EngineAlone:
             "fallback_reason": self.engine.fallback_reason,
             "threads": self.settings.worker_threads,
             "tickets_per_s": round(self.texts / self.seconds, 1),
+            "cpu_ms_per_ticket": round(1e3 * self.cpu_seconds / self.texts, 3),
         }
 
 
@@ -143,8 +148,11 @@ def run(quick: bool, tickets: int, stream_s: float, worker_env: dict[str, str]) 
         intake_s = time.monotonic() - began
         with c.RoundTrips(client, c.script_names()) as round_trips:
             worker = c.start_mvr_worker(started, env_worker, "worker")
-            c.wait_completed(client, WARMUP + tickets, timeout_s=600)
-        worker_tps = c.drain_rate(client, ids)
+            with c.CpuSampler([worker.pid]) as worker_cpu:
+                c.wait_completed(client, WARMUP + tickets, timeout_s=600)
+        start, end, drained = c.drain_window(client, ids)
+        worker_tps = drained / (end - start)
+        worker_cpu_ms = 1e3 * worker_cpu.rate_between_wall_times(start, end) / worker_tps
         c.log("the engine alone on the second half of the texts")
         alone.run(texts[tickets // 2 :])
         engine = alone.summary()
@@ -159,6 +167,8 @@ def run(quick: bool, tickets: int, stream_s: float, worker_env: dict[str, str]) 
     backend_line = next((line for line in worker_log.splitlines() if "Engine ready backend=" in line), "")
     result = summarise(machine, quick, tickets, worker_tps, intake_s, engine, latency, rss, backend_line)
     result["worker_env"] = worker_env
+    result["worker_cpu_ms_per_ticket"] = round(worker_cpu_ms, 3)
+    result["cpu_efficiency"] = c.ratio(engine["cpu_ms_per_ticket"], worker_cpu_ms)
     result["redis_round_trips_per_ticket"] = round_trips.per(tickets)
     result["acceptance"]["round_trips_per_ticket_le_2"] = result["redis_round_trips_per_ticket"]["total"] <= 2
     return result
@@ -214,6 +224,8 @@ def render(result: dict[str, Any]) -> str:
             f"pipeline efficiency {result['pipeline_efficiency']}",
             f"Steady stream at {s['rate_per_s']} tickets/s ({s['tickets']} tickets): time-to-completed "
             f"p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms",
+            f"CPU per ticket: worker {result['worker_cpu_ms_per_ticket']} ms (its processes, drain window), "
+            f"engine alone {e['cpu_ms_per_ticket']} ms; CPU efficiency {result['cpu_efficiency']}",
             f"Redis round trips per ticket during the drain: {result['redis_round_trips_per_ticket']}",
             f"Peak RSS (MiB): API workers {result['rss']['api_workers_mb']}, "
             f"worker processes {result['rss']['worker_processes_mb']}",

@@ -84,7 +84,7 @@ def test_e2e_benchmark_prints_throughputs_efficiency_latency_and_rss() -> None:
     assert_machine(result)
     assert result["tickets"] == 100
     assert result["worker_tickets_per_s"] > 0 and result["engine"]["tickets_per_s"] > 0
-    assert result["pipeline_efficiency"] > 0
+    assert result["pipeline_efficiency"] > 0 and result["cpu_efficiency"] > 0
     assert result["backend"] in ("embedding", "baseline", "nli")
     assert_latency(result["stream_at_50pct"])
     round_trips = result["redis_round_trips_per_ticket"]
