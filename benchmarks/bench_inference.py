@@ -60,6 +60,7 @@ from mvr.errors import InferenceFailed  # noqa: E402
 from mvr.inference.batcher import MicroBatcher, runner_layout  # noqa: E402
 from mvr.inference.encoder import Encoder  # noqa: E402
 from mvr.inference.encoders import load_encoder  # noqa: E402
+from mvr.inference.model_files import TOKENIZER  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models_export"
@@ -266,7 +267,7 @@ def main() -> None:
     torch.set_num_threads(THREADS)
     n, rounds, seed_per_round = (32, 3, 1) if args.quick else (256, 5, 2)
     texts = ticket_texts(n)
-    tokenizer = Tokenizer.from_file(str(MODELS / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(MODELS / TOKENIZER))
     ids = [e.ids for e in tokenizer.encode_batch(texts)]
     tokens = sum(len(x) for x in ids)
     # (a) runs a length-stratified subset, different tickets each round.
@@ -281,7 +282,7 @@ def main() -> None:
     fp32_path = MODELS / "encoder-fp32.onnx"
     runners: dict[str, Callable[[], None]] = {"b": torch_minilm(ids), "b4": torch_minilm(ids, 4)}
     if fp32_path.is_file():
-        runners["c"] = onnx_batches(Encoder(fp32_path, MODELS / "tokenizer.json", threads=THREADS), ids)
+        runners["c"] = onnx_batches(Encoder(fp32_path, MODELS / TOKENIZER, threads=THREADS), ids)
     runners["d"] = onnx_batches(int8, ids)
     batchers = {
         "e": MicroBatcher(Encoder.from_dir(MODELS, threads=e_threads), max_batch=BATCH, runners=e_runners),

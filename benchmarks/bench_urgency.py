@@ -10,6 +10,10 @@ Sources (each is skipped with a message when its data is not on this machine):
 - ``apache_jira``: public Apache Jira issues (Nutch, Kafka, Spark; see ``scripts/public_sources.py``
   for repositories, commits and licences), Blocker/Critical vs the rest. Nothing is trained or tuned
   on them; fetch the two scraper repositories to run it.
+- ``fluid_jira``: the Fluid Project's public Jira (``fetch github:fluid-project/jira-to-11ty``),
+  Blocker/Critical vs the rest, pooled and per project with at least 30 high issues. A priority head
+  may be trained on it (``train_urgency_head.py --data jira,fluid``): then it measures only the
+  sentiment head and the cues out of sample; ``priority_head_rows`` in the output says what the head saw.
 - ``tickets_dev`` (Tobi Bueck rows with a priority) and ``tickets_multilingual`` (per language):
   high vs medium + low, internal references.
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import sys
 import time
 from pathlib import Path
@@ -37,6 +42,7 @@ import _common as c  # noqa: E402
 import public_sources as ps  # noqa: E402
 
 from mvr.inference.evaluation import roc_auc  # noqa: E402
+from mvr.inference.model_files import MANIFEST, PRIORITY_HEAD, SENTIMENT_HEAD  # noqa: E402
 from mvr.inference.urgency import SentimentHead, combine_urgency  # noqa: E402
 from mvr.ticket import ticket_text  # noqa: E402
 
@@ -44,6 +50,8 @@ from mvr.ticket import ticket_text  # noqa: E402
 QUICK_ROWS = 150
 #: Jira priorities counted as high.
 JIRA_HIGH = ("blocker", "critical")
+#: Fluid projects reported on their own need this many high issues (the rest only count in ``all``).
+FLUID_MIN_HIGH = 30
 #: Ticket priorities counted as high.
 TICKET_HIGH = ("critical", "high")
 
@@ -53,8 +61,8 @@ def main() -> None:
     args = c.parse_args(__doc__.split("\n")[0], _options)
     started = time.perf_counter()
     embed, model_id, args.models_dir = ps.load_encoder(args.encoder)
-    head = SentimentHead.load(args.models_dir / "sentiment_head.npz")
-    priority_path = args.models_dir / "priority_head.npz"
+    head = SentimentHead.load(args.models_dir / SENTIMENT_HEAD)
+    priority_path = args.models_dir / PRIORITY_HEAD
     priority = _priority_head(priority_path) if priority_path.is_file() and not args.no_priority else None
     cache = None if args.quick else args.cache
     limit = QUICK_ROWS if args.quick else None
@@ -100,6 +108,17 @@ def main() -> None:
         sources["apache_jira"] = {"all": score(_sample(pooled, limit))}
         if not args.quick:
             sources["apache_jira"].update({p: score(rows) for p, rows in per_project.items()})
+    try:
+        fluid = ps.fluid_issues(args.sources)
+    except FileNotFoundError as ex:
+        skipped["fluid_jira"] = f"{ex}"
+    else:
+        per_project = {p: [(t, prio.lower() in JIRA_HIGH) for t, prio in rows] for p, rows in fluid.items()}
+        pooled = [row for rows in per_project.values() for row in rows]
+        sources["fluid_jira"] = {"all": score(_sample(pooled, limit))}
+        if not args.quick:
+            big = {p: rows for p, rows in per_project.items() if sum(h for _, h in rows) >= FLUID_MIN_HIGH}
+            sources["fluid_jira"].update({p: score(rows) for p, rows in big.items()})
     for name, file_name, by in (
         ("tickets_dev", "tickets_dev.csv", None),
         ("tickets_multilingual", "tickets_multilingual_dev.csv", "language"),
@@ -117,6 +136,7 @@ def main() -> None:
             "formula"
         ],
         "models_dir": str(args.models_dir),
+        "priority_head_rows": _head_rows(args.models_dir, priority_path.name) if priority else None,
         "sources": sources,
         "skipped": skipped,
         "seconds": round(time.perf_counter() - started, 1),
@@ -142,6 +162,12 @@ def _priority_head(path: Path) -> Any:
     from mvr.inference.urgency import PriorityHead
 
     return PriorityHead.load(path)
+
+
+def _head_rows(models_dir: Path, file_name: str) -> Any:
+    """Rows per training group of head ``file_name``, as its manifest records them (None if absent)."""
+    manifest = json.loads((models_dir / MANIFEST).read_text(encoding="utf-8"))
+    return manifest.get("heads", {}).get(file_name, {}).get("rows")
 
 
 def _ticket_priorities(path: Path, by: str | None) -> dict[str, list[tuple[str, bool]]]:

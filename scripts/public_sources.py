@@ -19,6 +19,7 @@ import io
 import json
 import subprocess
 import sys
+import tarfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ import numpy as np
 
 from mvr.inference import encoders
 from mvr.inference.encoder import Manifest
+from mvr.inference.model_files import MANIFEST
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -59,6 +61,22 @@ class GitSource:
         if done.returncode != 0:
             raise FileNotFoundError(f"{self.repo}@{self.commit[:8]}:{path}: {done.stderr.decode().strip()}")
         return done.stdout.decode(encoding)
+
+    def read_folder(self, sources: Path, folder: str) -> dict[str, str]:
+        """Return the text of every file directly or indirectly under ``folder``, by path below it."""
+        done = subprocess.run(
+            ["git", "--git-dir", str(self.git_dir(sources)), "archive", self.commit, folder],
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise FileNotFoundError(f"{self.repo}@{self.commit[:8]}:{folder}: {done.stderr.decode().strip()}")
+        with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
+            return {
+                member.name.removeprefix(folder + "/"): archive.extractfile(member).read().decode("utf-8")  # type: ignore[union-attr]
+                for member in archive.getmembers()
+                if member.isfile()
+            }
 
     def git_dir(self, sources: Path) -> Path:
         """The Git directory of this repository under ``sources``."""
@@ -148,6 +166,25 @@ BRAND_SENTIMENT = {
 }
 
 
+SENTIMENT140 = GitSource(
+    "geraldzakwan/iykra-sentiment-analysis",
+    "0f8dae787c1e4d239f8b03a04dccfd6ddb77a6cc",
+    "Sentiment140 (Go, Bhayani and Huang, 2009; labels from emoticons), a 100k sample split into "
+    "positive/negative lines; the repository is MIT, the data states no licence; tweets under Twitter's "
+    "terms",
+)
+REVIEW_SENTENCES = GitSource(
+    "hhachiya/intelligentSystemTraining",
+    "78c693ed20203de78d6bd2497dc397ee6c7630e4",
+    "UCI 'Sentiment Labelled Sentences' (Kotzias et al., KDD 2015; cite the paper): Amazon, IMDb and Yelp "
+    "review sentences; the copy states no licence",
+)
+#: Files of the review sentences (``sentence TAB 0|1`` per line).
+REVIEW_FILES = tuple(
+    f"sentiment_labelled_sentences/{site}_labelled.txt" for site in ("amazon_cells", "imdb", "yelp")
+)
+
+
 #: How the manifest names each sentiment training source.
 SENTIMENT_SOURCES: dict[str, dict[str, object]] = {
     "sst2": {
@@ -164,7 +201,35 @@ SENTIMENT_SOURCES: dict[str, dict[str, object]] = {
     ),
     "apple": source_entry(APPLE_TWEETS, ["data/Apple-Twitter-Sentiment-DFE.csv"]),
     "brands": source_entry(BRAND_TWEETS, ["judge-1377884607_tweet_product_company.csv"]),
+    "sentiment140": source_entry(
+        SENTIMENT140, [f"data/tweets_100k/{k}.txt" for k in ("negative", "positive")]
+    ),
+    "reviews": source_entry(REVIEW_SENTENCES, list(REVIEW_FILES)),
 }
+
+
+def sentiment140(sources: Path) -> tuple[list[str], list[str]]:
+    """Texts and ``negative``/``positive`` labels of the Sentiment140 sample (one tweet a line)."""
+    texts: list[str] = []
+    labels: list[str] = []
+    for label in ("negative", "positive"):
+        lines = [t.strip() for t in _lines(SENTIMENT140.read(sources, f"data/tweets_100k/{label}.txt"))]
+        texts += lines
+        labels += [label] * len(lines)
+    return texts, labels
+
+
+def review_sentences(sources: Path, source: GitSource = REVIEW_SENTENCES) -> tuple[list[str], list[str]]:
+    """Texts and ``negative``/``positive`` labels of the Amazon, IMDb and Yelp review sentences."""
+    texts: list[str] = []
+    labels: list[str] = []
+    for path in REVIEW_FILES:
+        for line in _lines(source.read(sources, path)):
+            text, _, score = line.rpartition("\t")
+            if text.strip() and score.strip() in ("0", "1"):
+                texts.append(text.strip())
+                labels.append(("negative", "positive")[int(score)])
+    return texts, labels
 
 
 def crowdflower_tweets(sources: Path, which: str) -> tuple[list[str], list[str]]:
@@ -196,6 +261,31 @@ JIRA_TRAIN = {
     "ACE": (JIRA_ACE_AMQCPP, "output/ace_issues.jsonl"),
     "AMQCPP": (JIRA_ACE_AMQCPP, "output/amqcpp_issues.jsonl"),
 }
+
+
+#: The Fluid Project's Jira (issues.fluidproject.org), archived one Markdown file per issue.
+FLUID_JIRA = GitSource(
+    "fluid-project/jira-to-11ty",
+    "ef5a2349bf6eb1f608bed6d709a78189b6e48c34",
+    "Fluid Project public Jira issues (FLUID, ENGAGE, FLOE, SJRK, ...), archived by the Fluid Project; "
+    "repository BSD-3-Clause",
+)
+#: Folder of the Fluid issue files (``KEY-N.md``: a JSON front matter, then the description).
+FLUID_ISSUES = "src/issues"
+
+
+def fluid_issues(sources: Path, source: GitSource = FLUID_JIRA) -> dict[str, list[tuple[str, str]]]:
+    """(summary + description, Jira priority) per Fluid project, issues without a priority dropped."""
+    projects: dict[str, list[tuple[str, str]]] = {}
+    for name, text in sorted(source.read_folder(sources, FLUID_ISSUES).items()):
+        if not name.endswith(".md"):
+            continue
+        head, _, body = text.removeprefix("---json\n").partition("\n---\n")
+        issue = json.loads(head)
+        if issue.get("priority"):
+            summary = f"{issue.get('summary') or ''}\n{body.strip()}".strip()
+            projects.setdefault(issue["project"]["key"], []).append((summary, str(issue["priority"])))
+    return projects
 
 
 def jira_issues(sources: Path, files: dict[str, tuple[GitSource, str]]) -> dict[str, list[tuple[str, str]]]:
@@ -281,7 +371,7 @@ def record_head(models_dir: Path, file_name: str, info: dict[str, object]) -> No
 
     Only ``models_dir``'s own manifest is touched; ``scripts/export_onnx.py --rehash`` keeps this entry.
     """
-    path = models_dir / "manifest.json"
+    path = models_dir / MANIFEST
     manifest = json.loads(path.read_text(encoding="utf-8"))
     manifest.setdefault("heads", {})[file_name] = info
     manifest["heads"] = dict(sorted(manifest["heads"].items()))

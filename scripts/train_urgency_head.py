@@ -5,12 +5,14 @@ Usage (one command per encoder):
         [--data jira] [--out MODELS_DIR/priority_head.npz] [--dry-run]
 
 ``--data`` (comma-separated): ``jira`` = public Apache Jira issues of ACE and ActiveMQ-CPP
-(``fetch github:Mainak431/Jira-scrapper-for-LLM``; Blocker/Critical are ``high``), ``tickets`` = the
+(``fetch github:Mainak431/Jira-scrapper-for-LLM``; Blocker/Critical are ``high``), ``fluid`` = the
+Fluid Project's public Jira (``fetch github:fluid-project/jira-to-11ty``), ``tickets`` = the
 Tobi Bueck rows of ``../shared/data/tickets_dev.csv`` with a priority (critical/high are ``high``).
 The Apache projects ``bench_urgency.py`` measures on (Nutch, Kafka, Spark) are never used here.
 A two-class softmax head (``high`` vs ``other``), classes balanced. Before the final fit on all rows
-it prints a leave-one-group-out ROC AUC (group = Jira project, or tickets half by ``row_half``), so
-no in-sample figure is reported. Deterministic: the same inputs give a byte-identical ``.npz``.
+it prints a leave-one-group-out ROC AUC (group = Jira project, or tickets half by ``row_half``; with
+``--hold-out source``, each ``--data`` source; groups without both classes are skipped), so no
+in-sample figure is reported. Deterministic: the same inputs give a byte-identical ``.npz``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import public_sources as ps  # noqa: E402
 
 from mvr.inference.evaluation import roc_auc, row_half  # noqa: E402
 from mvr.inference.linear import fit_softmax  # noqa: E402
+from mvr.inference.model_files import PRIORITY_HEAD  # noqa: E402
 from mvr.ticket import ticket_text  # noqa: E402
 
 CLASSES = ("high", "other")
@@ -41,34 +44,39 @@ STEPS = 300
 def main() -> None:
     """Embed the issues, report the held-out-group AUCs, fit on all rows and save the head."""
     args = _parse()
-    texts, high, groups = [], [], []
-    for name in args.data.split(","):
-        for text, is_high, group in _read(name, args.sources):
-            texts.append(text)
-            high.append(is_high)
-            groups.append(group)
     embed, model_id, args.models_dir = ps.load_encoder(args.encoder, threads=args.threads)
-    x = ps.embed_cached(embed, model_id, texts, args.cache)
+    features, high, groups, names = [], [], [], []
+    for name in args.data.split(","):
+        rows = _read(name, args.sources)
+        features.append(ps.embed_cached(embed, model_id, [text for text, _, _ in rows], args.cache))
+        high += [is_high for _, is_high, _ in rows]
+        groups += [group for _, _, group in rows]
+        names += [name] * len(rows)
+    x = np.concatenate(features)
     labels = ["high" if h else "other" for h in high]
     truth = np.array(high)
-    group_of = np.array(groups)
+    unit_of = np.array(names if args.hold_out == "source" else groups)
+    units = sorted(set(unit_of.tolist()))
     held_out = {}
-    for group in sorted(set(groups)):
-        train = group_of != group
+    for unit in units if len(units) > 1 else []:
+        train = unit_of != unit
+        if truth[~train].all() or not truth[~train].any():
+            continue
         head = fit_softmax(x[train], [labels[i] for i in np.flatnonzero(train)], **_fit_options(args))
-        held_out[group] = round(roc_auc(head.predict_proba(x[~train])[:, 0], truth[~train]), 4)
+        held_out[unit] = round(roc_auc(head.predict_proba(x[~train])[:, 0], truth[~train]), 4)
         print(
-            f"held-out {group}: ROC AUC {held_out[group]:.4f} ({(~train).sum()} rows, "
+            f"held-out {unit}: ROC AUC {held_out[unit]:.4f} ({(~train).sum()} rows, "
             f"{truth[~train].sum()} high)"
         )
     if args.dry_run:
         return
-    out = args.out or args.models_dir / "priority_head.npz"
+    out = args.out or args.models_dir / PRIORITY_HEAD
     fit_softmax(x, labels, **_fit_options(args)).save(out)
     print(f"wrote {out}")
     if args.out is None:
         sources = {
             "jira": {p: ps.source_entry(src, [path]) for p, (src, path) in ps.JIRA_TRAIN.items()},
+            "fluid": ps.source_entry(ps.FLUID_JIRA, [ps.FLUID_ISSUES]),
             "tickets": {
                 "data": "../shared/data/tickets_dev.csv (Tobi Bueck rows)",
                 "licence": "CC BY-NC 4.0",
@@ -90,6 +98,9 @@ def _read(name: str, sources: Path) -> list[tuple[str, bool, str]]:
     if name == "jira":
         projects = ps.jira_issues(sources, ps.JIRA_TRAIN)
         return [(t, p.lower() in HIGH, project) for project, rows in projects.items() for t, p in rows]
+    if name == "fluid":
+        projects = ps.fluid_issues(sources)
+        return [(t, p.lower() in HIGH, f"fluid-{key}") for key, rows in projects.items() for t, p in rows]
     if name == "tickets":
         with open(ps.SHARED_DATA / "tickets_dev.csv", newline="", encoding="utf-8") as fh:
             rows = [r for r in csv.DictReader(fh) if r.get("priority", "").strip()]
@@ -101,7 +112,7 @@ def _read(name: str, sources: Path) -> list[tuple[str, bool, str]]:
             )
             for r in rows
         ]
-    raise SystemExit(f"unknown data source {name!r} (jira, tickets)")
+    raise SystemExit(f"unknown data source {name!r} (jira, fluid, tickets)")
 
 
 def _fit_options(args: argparse.Namespace) -> dict[str, object]:
@@ -112,7 +123,10 @@ def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--encoder", default="minilm", help="MVR_ENCODER to train for (its directory)")
     parser.add_argument("--sources", type=Path, default=ps.DEFAULT_SOURCES, help="directory of fetched repos")
-    parser.add_argument("--data", default="jira", help="comma-separated: jira, tickets")
+    parser.add_argument("--data", default="jira", help="comma-separated: jira, fluid, tickets")
+    parser.add_argument(
+        "--hold-out", choices=("group", "source"), default="group", help="left out: a project or a --data"
+    )
     parser.add_argument("--l2", type=float, default=L2)
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--cache", type=Path, default=ps.DEFAULT_CACHE, help="embedding cache directory")

@@ -216,9 +216,11 @@ def test_urgency_benchmark_reports_auc_per_source_and_skips_missing_data(tmp_pat
     assert result["benchmark"] == "urgency" and result["quick"] is True
     assert_machine(result)
     assert "apache_jira" in result["skipped"] and "fetch github:" in result["skipped"]["apache_jira"]
+    assert "fluid_jira" in result["skipped"] and "fetch github:" in result["skipped"]["fluid_jira"]
     assert set(result["sources"]) | set(result["skipped"]) == {
         "airline",
         "apache_jira",
+        "fluid_jira",
         "tickets_dev",
         "tickets_multilingual",
     }

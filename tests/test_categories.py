@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mvr.categories import load_categories
 from mvr.config import DEFAULT_MODELS_DIR, Settings
 from mvr.errors import InferenceFailed
-from mvr.inference.categories import CategoryModel, category_texts
+from mvr.inference.category_model import CategoryModel, category_texts
 from mvr.inference.encoder import Encoder
 from mvr.inference.engine import Engine
 from mvr.inference.linear import LinearHead, fit_softmax
-from mvr.inference.taxonomy import load_categories
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mvr.categories import load_categories
 from mvr.errors import InferenceFailed
 from mvr.inference.baseline import BaselineClassifier
 from mvr.inference.evaluation import (
@@ -21,7 +22,6 @@ from mvr.inference.evaluation import (
     row_half,
 )
 from mvr.inference.linear import LinearHead
-from mvr.inference.taxonomy import load_categories
 
 
 def test_classification_report_matches_hand_computed_figures() -> None:

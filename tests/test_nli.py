@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mvr.categories import load_categories
 from mvr.errors import InferenceFailed
 from mvr.inference.nli import NliBackend
-from mvr.inference.taxonomy import load_categories
 from tests.conftest import load_script
 
 #: Labels in bart-large-mnli's order: entailment is not index 0.

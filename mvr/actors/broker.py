@@ -93,11 +93,11 @@ class _ScriptAckConsumer(_RedisConsumer):
 
     def ack(self, message: dramatiq.MessageProxy) -> None:
         if not self._acked_by_script(message):
-            super().ack(message)
+            super().ack(message)  # type: ignore[no-untyped-call]
 
     def nack(self, message: dramatiq.MessageProxy) -> None:
         if not self._acked_by_script(message):
-            super().nack(message)
+            super().nack(message)  # type: ignore[no-untyped-call]
 
     def _acked_by_script(self, message: dramatiq.MessageProxy) -> bool:
         try:

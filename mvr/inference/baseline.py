@@ -9,8 +9,8 @@ import math
 import re
 from collections.abc import Sequence
 
+from mvr.categories import Category
 from mvr.inference.cues import cue_score, match_cues
-from mvr.inference.taxonomy import Category
 from mvr.ticket import Decision, urgency_label
 
 __all__ = ["BaselineClassifier"]

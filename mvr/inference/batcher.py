@@ -148,7 +148,8 @@ class MicroBatcher:
         Raises:
             InferenceFailed: The batch failed, the wait timed out, or the batcher is closed.
         """
-        return self.submit_many([text], timeout_s=timeout_s)[0]
+        embedding: np.ndarray = self.submit_many([text], timeout_s=timeout_s)[0]
+        return embedding
 
     def submit_many(self, texts: Sequence[str], *, timeout_s: float | None = None) -> np.ndarray:
         """Return embeddings [n, d] of ``texts``; they may share batches with other callers.

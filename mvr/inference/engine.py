@@ -17,16 +17,17 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from mvr.categories import Category, load_categories
 from mvr.errors import InferenceFailed
 from mvr.inference.baseline import BaselineClassifier
 from mvr.inference.batcher import MicroBatcher, runner_layout
-from mvr.inference.categories import CategoryModel
+from mvr.inference.category_model import CategoryModel
 from mvr.inference.chunking import Chunk, PooledScores, chunk_ticket, chunks_explanation, pool_scores
 from mvr.inference.encoder import Manifest
-from mvr.inference.encoders import SENTIMENT_HEAD, TextEncoder, encoder_dir, load_encoder
+from mvr.inference.encoders import TextEncoder, encoder_dir, load_encoder
 from mvr.inference.language import LanguageDetector, LanguageRouter
 from mvr.inference.linear import LinearHead, softmax
-from mvr.inference.taxonomy import Category, load_categories
+from mvr.inference.model_files import PRIORITY_HEAD, SENTIMENT_HEAD
 from mvr.inference.urgency import PriorityHead, SentimentHead, combine_urgency
 from mvr.ticket import Decision, urgency_label
 
@@ -40,8 +41,6 @@ logger = logging.getLogger(__name__)
 #: A decision whose top two category probabilities are closer than this says ``unsure``: on the
 #: external set 11% of tickets fell below it, routed right 56% of the time (95% above it).
 UNSURE_MARGIN = 0.3
-#: File name of the optional priority head in the encoder's directory (used when present).
-PRIORITY_HEAD = "priority_head.npz"
 
 
 class Backend(Protocol):

@@ -30,7 +30,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     """Return row-wise softmax of ``logits`` [n, k]; each row sums to 1."""
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exps = np.exp(shifted)
-    return exps / exps.sum(axis=-1, keepdims=True)
+    probs: np.ndarray = exps / exps.sum(axis=-1, keepdims=True)
+    return probs
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,8 @@ class LinearHead:
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         """Return the logits [n, k] whose softmax is ``predict_proba``."""
-        return features.astype(np.float32) @ self.weights + self.bias
+        logits: np.ndarray = features.astype(np.float32) @ self.weights + self.bias
+        return logits
 
     def save(self, path: Path) -> None:
         """Write the head to ``path`` as an ``.npz`` file, byte-identical for identical heads."""
@@ -143,7 +145,8 @@ def _sample_weights(
     weights = per_class[y]
     if sample_weight is not None:
         weights = weights * np.asarray(sample_weight, dtype=np.float64)
-    return weights / weights.sum()
+    normalised: np.ndarray = weights / weights.sum()
+    return normalised
 
 
 def _adam_step(param: np.ndarray, grad: np.ndarray, moment: list[np.ndarray], step: int, lr: float) -> None:

@@ -26,11 +26,18 @@ from tokenizers import Tokenizer
 from mvr.errors import InferenceFailed
 from mvr.inference.encoder import Manifest, session_options
 from mvr.inference.linear import softmax
+from mvr.inference.model_files import (
+    CLASSIFIER_CONFIG,
+    CLASSIFIER_FP32,
+    CLASSIFIER_INT8,
+    MANIFEST,
+    TOKENIZER,
+)
 from mvr.inference.urgency import combine_urgency
 from mvr.ticket import Decision, urgency_label
 
 if TYPE_CHECKING:
-    from mvr.inference.taxonomy import Category
+    from mvr.categories import Category
 
 __all__ = ["HYPOTHESIS_TEMPLATE", "NliBackend"]
 
@@ -41,9 +48,7 @@ DEFAULT_MAX_LENGTH = 256
 #: Sequences per ONNX Runtime call: bounds memory with many categories or long tickets.
 DEFAULT_BATCH_SEQUENCES = 32
 #: Model files in preference order: int8 is several times faster on CPU.
-MODEL_FILES = ("model-int8.onnx", "model.onnx")
-TOKENIZER = "tokenizer.json"
-CONFIG = "config.json"
+MODEL_FILES = (CLASSIFIER_INT8, CLASSIFIER_FP32)
 
 
 class NliBackend:
@@ -131,7 +136,7 @@ class _Classifier:
     @classmethod
     def load(cls, directory: Path, threads: int) -> _Classifier:
         model_file = next((name for name in MODEL_FILES if (directory / name).is_file()), MODEL_FILES[-1])
-        for name in (model_file, TOKENIZER, CONFIG, "manifest.json"):
+        for name in (model_file, TOKENIZER, CLASSIFIER_CONFIG, MANIFEST):
             if not (directory / name).is_file():
                 raise InferenceFailed(
                     f"NLI backend model files missing: {directory / name} "
@@ -140,7 +145,7 @@ class _Classifier:
         manifest = Manifest.load(directory)
         sha = manifest.verify(model_file)
         manifest.verify(TOKENIZER)
-        config = _read_json(directory / CONFIG)
+        config = _read_json(directory / CLASSIFIER_CONFIG)
         try:
             session = ort.InferenceSession(
                 str(directory / model_file), session_options(threads), providers=["CPUExecutionProvider"]
@@ -179,7 +184,8 @@ class _Classifier:
         }
         try:
             feeds = {i.name: available[i.name]() for i in self.session.get_inputs()}
-            return self.session.run(None, feeds)[0]
+            outputs: list[np.ndarray] = self.session.run(None, feeds)
+            return outputs[0]
         except Exception as ex:  # onnxruntime raises untyped errors (Fail, InvalidArgument...).
             raise InferenceFailed(f"{self.directory.name} model run failed: {ex}") from ex
 
@@ -197,6 +203,7 @@ def _labels(config: dict[str, Any]) -> list[str]:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return document
     except (OSError, ValueError) as ex:
         raise InferenceFailed(f"cannot read {path}: {ex}") from ex

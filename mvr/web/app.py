@@ -7,8 +7,8 @@ from typing import Any
 
 import falcon.asgi
 
+from mvr.categories import load_categories
 from mvr.config import Settings, load_settings
-from mvr.inference.taxonomy import load_categories
 from mvr.store import AsyncTicketStore, connect_async
 from mvr.web.errors import install_error_handlers
 from mvr.web.metrics import MetricsResource

@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from mvr.categories import Category
 from mvr.errors import InferenceFailed
 from mvr.inference.linear import LinearHead, softmax
-from mvr.inference.taxonomy import Category
 
 __all__ = ["DEFAULT_TEMPERATURE", "DEFAULT_TOP_K", "CategoryModel", "category_texts"]
 
@@ -92,7 +92,8 @@ class CategoryModel:
 
     def similarities(self, embeddings: np.ndarray) -> np.ndarray:
         """Return the centred similarity [n, k] of each embedding to each category."""
-        return self._raw_similarities(embeddings) - self._offsets
+        centred: np.ndarray = self._raw_similarities(embeddings) - self._offsets
+        return centred
 
     def _raw_similarities(self, embeddings: np.ndarray) -> np.ndarray:
         columns = []
@@ -111,7 +112,8 @@ class CategoryModel:
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+    unit: np.ndarray = vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+    return unit
 
 
 def _head_names(head: LinearHead, names: Sequence[str]) -> list[str]:

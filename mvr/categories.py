@@ -1,4 +1,4 @@
-"""Categories: names, descriptions, example sentences and keywords.
+"""Categories: names, descriptions, example sentences and keywords, read by the API and the workers.
 
 The defaults (``default_categories.json``) were written by the MVR authors.
 Users replace them with their own JSON file (``MVR_CATEGORIES_FILE``): a list of
