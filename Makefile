@@ -47,6 +47,7 @@ bench: install-test
 	$(BIN)/python benchmarks/bench_intake.py --quick
 	$(BIN)/python benchmarks/bench_e2e.py --quick
 	$(BIN)/python benchmarks/bench_queue.py --quick
+	$(BIN)/python benchmarks/bench_scale.py --quick
 	$(BIN)/python benchmarks/bench_quality.py --quick
 	$(BIN)/python benchmarks/bench_urgency.py --quick
 	$(BIN)/python benchmarks/soak.py --quick

@@ -256,6 +256,11 @@ class CpuSampler:
             self.samples.append((time.monotonic(), tree_cpu_seconds(self._roots)))
             self._stop.wait(self._interval_s)
 
+    def rate_between_wall_times(self, start: float, end: float) -> float:
+        """``rate`` between two Unix times (e.g. completion times written by MVR)."""
+        offset = time.time() - time.monotonic()
+        return self.rate(start - offset, end - offset)
+
     def rate(self, start: float, end: float) -> float:
         """Average cores used between monotonic times ``start`` and ``end`` (nearest samples inside)."""
         inside = [s for s in self.samples if start <= s[0] <= end]
@@ -393,9 +398,94 @@ class RedisServer:
                 time.sleep(0.05)
 
     def client(self) -> Any:
+        """A client named ``BENCH_CLIENT``: ``RoundTrips`` leaves its commands out."""
         import redis
 
-        return redis.Redis.from_url(self.url, decode_responses=True)
+        return redis.Redis.from_url(self.url, decode_responses=True, client_name=BENCH_CLIENT)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the Redis process has used so far (user + system, from /proc)."""
+        return cpu_seconds(self.pid)
+
+
+#: Client name of the benchmarks' own Redis connections.
+BENCH_CLIENT = "mvr-bench"
+
+
+#: Client address the slow log gives commands run by a Lua script.
+LUA_CLIENT = "?:0"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+class RoundTrips:
+    """Count the commands other clients send Redis in a window: one per round trip (a script is one).
+
+    INFO commandstats also counts the commands a Lua script runs, so it cannot tell a script
+    from its body; the slow log at threshold 0 records each command, and marks those a script
+    ran with the address ``LUA_CLIENT``. Its cost (a copy of at most 32 arguments per command)
+    is paid in every variant measured.
+    """
+
+    #: Slow-log entries kept during the window (about 1 KiB each at most).
+    MAX_ENTRIES = 200_000
+
+    def __init__(self, client: Any, scripts: dict[str, str]) -> None:
+        """``scripts``: names by SHA-1, to tell EVALSHA calls apart (``script_names``)."""
+        self._client = client
+        self._scripts = scripts
+        self.counts: dict[str, int] = {}
+
+    def __enter__(self) -> RoundTrips:
+        self._saved = self._client.config_get("slowlog-*")
+        self._client.config_set("slowlog-max-len", self.MAX_ENTRIES)
+        self._client.slowlog_reset()
+        self._client.config_set("slowlog-log-slower-than", 0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.config_set("slowlog-log-slower-than", -1)
+        entries = self._client.slowlog_get(self.MAX_ENTRIES)
+        self._client.config_set("slowlog-log-slower-than", self._saved["slowlog-log-slower-than"])
+        self._client.config_set("slowlog-max-len", self._saved["slowlog-max-len"])
+        if len(entries) >= self.MAX_ENTRIES:
+            raise RuntimeError("the slow log filled up: count a shorter window")
+        for entry in entries:
+            sender = _text(entry.get("client_name", "")), _text(entry.get("client_address", ""))
+            if sender[0] != BENCH_CLIENT and sender[1] != LUA_CLIENT:
+                name = self._name(_text(entry["command"]).split())
+                self.counts[name] = self.counts.get(name, 0) + 1
+
+    def _name(self, words: list[str]) -> str:
+        command = words[0].lower()
+        if command != "evalsha" or len(words) < 2:
+            return command
+        script = self._scripts.get(words[1], words[1][:8])
+        # Dramatiq's dispatch script takes one key (its namespace), then its command.
+        return f"{script}:{words[4]}" if script == "dramatiq" and len(words) > 4 else script
+
+    def per(self, tickets: int) -> dict[str, float]:
+        """Round trips per ticket, in all (``total``) and by command or script."""
+        per_ticket = {name: round(n / tickets, 3) for name, n in sorted(self.counts.items())}
+        return {"total": round(sum(self.counts.values()) / tickets, 3), **per_ticket}
+
+
+def script_names() -> dict[str, str]:
+    """Names of MVR's Lua scripts and Dramatiq's dispatch script, by the SHA-1 Redis knows them by."""
+    import hashlib
+
+    from dramatiq.brokers import redis as dramatiq_redis
+
+    from mvr.store import _Keys
+
+    sources = {
+        path.stem: _Keys.script_source(path.stem).encode() for path in (ROOT / "mvr" / "lua").glob("*.lua")
+    }
+    sources["dramatiq"] = dramatiq_redis._scripts["dispatch"]
+    sources["dramatiq-maxstack"] = dramatiq_redis._scripts["maxstack"]
+    return {hashlib.sha1(source).hexdigest(): name for name, source in sources.items()}
 
 
 def mvr_env(started: Services, redis_url: str, **extra: str) -> dict[str, str]:
@@ -450,6 +540,74 @@ def start_mvr_worker(started: Services, env: dict[str, str], name: str = "worker
 def worker_pids(master_pid: int) -> list[int]:
     """The processes under ``master_pid`` (gunicorn or dramatiq workers), without the master."""
     return [p for p in descendants(master_pid) if p != master_pid]
+
+
+# --- tickets through MVR ------------------------------------------------------------------------------
+
+#: Concurrent HTTP clients posting a batch of tickets.
+POST_CLIENTS = 32
+#: Completion times skipped at least at the start of a drain (engine load, ramp-up).
+DRAIN_SKIP = 16
+
+
+async def post_all(url: str, batch: list[dict[str, str]], clients: int = POST_CLIENTS) -> list[str]:
+    """POST every ticket of ``batch`` with ``clients`` concurrent connections; return the ids."""
+    import asyncio
+
+    import httpx
+
+    ids: list[str] = [""] * len(batch)
+    todo = iter(range(len(batch)))
+
+    async def client_loop(http: httpx.AsyncClient) -> None:
+        for i in todo:
+            answer = await http.post("/tickets", json=batch[i])
+            answer.raise_for_status()
+            ids[i] = answer.json()["ticket_id"]
+
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+        await asyncio.gather(*(client_loop(http) for _ in range(clients)))
+    return ids
+
+
+def wait_completed(client: Any, count: int, timeout_s: float) -> float:
+    """Wait until ``count`` tickets are completed (in ``mvr:ready``); return the monotonic time."""
+    deadline = time.monotonic() + timeout_s
+    while client.zcard("mvr:ready") < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"only {client.zcard('mvr:ready')} of {count} tickets completed in {timeout_s} s"
+            )
+        time.sleep(0.02)
+    return time.monotonic()
+
+
+def drain_window(client: Any, ids: list[str]) -> tuple[float, float, int]:
+    """``(start, end, tickets)`` of a drain from completion times (Unix seconds), skipping the first 5%.
+
+    The first 5% (at least ``DRAIN_SKIP``) cover engine load and ramp-up; ``tickets`` were
+    completed between ``start`` and ``end``.
+    """
+    with client.pipeline(transaction=False) as pipe:
+        for ticket_id in ids:
+            pipe.hget(f"mvr:ticket:{ticket_id}", "updated_at")
+        done = sorted(completed_at(u) for u in pipe.execute())
+    skip = max(DRAIN_SKIP, len(done) // 20)
+    return done[skip - 1], done[-1], len(done) - skip
+
+
+def drain_rate(client: Any, ids: list[str]) -> float:
+    """Tickets/s of the workers from completion times, skipping the first 5% (engine load, ramp-up)."""
+    start, end, tickets = drain_window(client, ids)
+    return tickets / (end - start)
+
+
+def completed_at(raw: str) -> float:
+    """Unix time of an ``updated_at`` timestamp (``utc_now_iso``)."""
+    from datetime import UTC, datetime
+
+    return datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
 # --- Locust --------------------------------------------------------------------------------------------

@@ -21,11 +21,15 @@ unless ``MVR_BACKEND`` is set. Then:
    ``worker_threads`` threads each calling ``engine.decide`` (same batcher): half
    the texts just before step 2 and half just after, so that a change in the
    machine's background load weighs on both figures; pipeline efficiency =
-   worker / engine;
+   worker / engine tickets/s; CPU efficiency = engine CPU per ticket (this
+   process) / worker CPU per ticket (its process tree, /proc, over the drain's
+   window): on a shared machine CPU time moves less than wall time;
 4. a steady stream at 50% of the measured worker capacity (open loop, one POST
    every 1/rate seconds): time-to-completed per ticket = its ``updated_at`` when
    completed - the moment its POST was sent; p50/p95/p99;
-5. peak RSS (VmHWM) of the API's worker processes and of the worker's processes.
+5. Redis round trips per ticket while the fresh worker drains (``RoundTrips``: each
+   command a client sent, by command and script, the benchmark's own polls left out);
+6. peak RSS (VmHWM) of the API's worker processes and of the worker's processes.
 """
 
 from __future__ import annotations
@@ -34,41 +38,19 @@ import asyncio
 import os
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c  # noqa: E402
 
-#: Concurrent HTTP clients posting the throughput batch.
-CLIENTS = 32
 #: Tickets that warm the worker up (engine load) before anything is measured.
 WARMUP = 16
 #: Acceptance limits.
-MIN_EFFICIENCY = 0.80
+MIN_EFFICIENCY = 0.92
 MAX_P99_S = 2.0
 MAX_API_RSS_MB = 80.0
 MAX_WORKER_RSS_MB = 400.0
-
-
-async def post_all(url: str, batch: list[dict[str, str]], clients: int = CLIENTS) -> list[str]:
-    """POST every ticket of ``batch`` with ``clients`` concurrent connections; return the ids."""
-    import httpx
-
-    ids: list[str] = [""] * len(batch)
-    todo = iter(range(len(batch)))
-
-    async def client_loop(http: httpx.AsyncClient) -> None:
-        for i in todo:
-            answer = await http.post("/tickets", json=batch[i])
-            answer.raise_for_status()
-            ids[i] = answer.json()["ticket_id"]
-
-    limits = httpx.Limits(max_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
-        await asyncio.gather(*(client_loop(http) for _ in range(clients)))
-    return ids
 
 
 async def post_stream(url: str, batch: list[dict[str, str]], rate: float) -> dict[str, float]:
@@ -93,28 +75,6 @@ async def post_stream(url: str, batch: list[dict[str, str]], rate: float) -> dic
     return sent
 
 
-def wait_completed(client: Any, count: int, timeout_s: float) -> float:
-    """Wait until ``count`` tickets are completed (in ``mvr:ready``); return the monotonic time."""
-    deadline = time.monotonic() + timeout_s
-    while client.zcard("mvr:ready") < count:
-        if time.monotonic() > deadline:
-            raise RuntimeError(
-                f"only {client.zcard('mvr:ready')} of {count} tickets completed in {timeout_s} s"
-            )
-        time.sleep(0.02)
-    return time.monotonic()
-
-
-def drain_rate(client: Any, ids: list[str]) -> float:
-    """Tickets/s of the worker from completion times, skipping the first 5% (engine load, ramp-up)."""
-    with client.pipeline(transaction=False) as pipe:
-        for ticket_id in ids:
-            pipe.hget(f"mvr:ticket:{ticket_id}", "updated_at")
-        done = sorted(_completed_at(u) for u in pipe.execute())
-    skip = max(WARMUP, len(done) // 20)
-    return (len(done) - skip) / (done[-1] - done[skip - 1])
-
-
 class EngineAlone:
     """The worker's engine in this process, timed on texts from ``worker_threads`` threads."""
 
@@ -128,12 +88,14 @@ class EngineAlone:
             self.engine.decide(text)
         self.texts = 0
         self.seconds = 0.0
+        self.cpu_seconds = 0.0
 
     def run(self, texts: list[str]) -> None:
         """Decide every text of ``texts`` from ``worker_threads`` threads; add to the totals."""
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         c.each_from_threads(texts, self.engine.decide, self.settings.worker_threads)
         self.seconds += time.perf_counter() - began
+        self.cpu_seconds += time.process_time() - cpu_began
         self.texts += len(texts)
 
     def summary(self) -> dict[str, Any]:
@@ -143,23 +105,20 @@ class EngineAlone:
             "fallback_reason": self.engine.fallback_reason,
             "threads": self.settings.worker_threads,
             "tickets_per_s": round(self.texts / self.seconds, 1),
+            "cpu_ms_per_ticket": round(1e3 * self.cpu_seconds / self.texts, 3),
         }
-
-
-def _completed_at(raw: str) -> float:
-    return datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
 def stream_latency(url: str, client: Any, rate: float, duration_s: float, done_before: int) -> dict[str, Any]:
     """Time-to-completed of a steady stream at ``rate`` tickets/s for ``duration_s``."""
     batch = c.ticket_batch(max(1, int(rate * duration_s)), seed=99)
     sent = asyncio.run(post_stream(url, batch, rate))
-    wait_completed(client, done_before + len(batch), timeout_s=60 + duration_s)
+    c.wait_completed(client, done_before + len(batch), timeout_s=60 + duration_s)
     with client.pipeline(transaction=False) as pipe:
         for ticket_id in sent:
             pipe.hget(f"mvr:ticket:{ticket_id}", "updated_at")
         updated = pipe.execute()
-    seconds = [_completed_at(u) - sent[t] for t, u in zip(sent, updated, strict=True)]
+    seconds = [c.completed_at(u) - sent[t] for t, u in zip(sent, updated, strict=True)]
     return {"rate_per_s": round(rate, 1), "tickets": len(batch), **c.latency_summary(seconds)}
 
 
@@ -175,8 +134,8 @@ def run(quick: bool, tickets: int, stream_s: float, worker_env: dict[str, str]) 
         env_worker = {**env, **worker_env}
         worker = c.start_mvr_worker(started, env_worker, "worker-warmup")
         c.log(f"warming up ({WARMUP} tickets; the worker loads its engine on first use)")
-        asyncio.run(post_all(url, c.ticket_batch(WARMUP, seed=1)))
-        wait_completed(client, WARMUP, timeout_s=180)
+        asyncio.run(c.post_all(url, c.ticket_batch(WARMUP, seed=1)))
+        c.wait_completed(client, WARMUP, timeout_s=180)
         started.stop(worker)
         batch = c.ticket_batch(tickets, seed=2)
         texts = [ticket_text(**fields) for fields in batch]
@@ -185,11 +144,15 @@ def run(quick: bool, tickets: int, stream_s: float, worker_env: dict[str, str]) 
         alone.run(texts[: tickets // 2])
         c.log(f"throughput: {tickets} tickets posted through the API, then a fresh worker drains them")
         began = time.monotonic()
-        ids = asyncio.run(post_all(url, batch))
+        ids = asyncio.run(c.post_all(url, batch))
         intake_s = time.monotonic() - began
-        worker = c.start_mvr_worker(started, env_worker, "worker")
-        wait_completed(client, WARMUP + tickets, timeout_s=600)
-        worker_tps = drain_rate(client, ids)
+        with c.RoundTrips(client, c.script_names()) as round_trips:
+            worker = c.start_mvr_worker(started, env_worker, "worker")
+            with c.CpuSampler([worker.pid]) as worker_cpu:
+                c.wait_completed(client, WARMUP + tickets, timeout_s=600)
+        start, end, drained = c.drain_window(client, ids)
+        worker_tps = drained / (end - start)
+        worker_cpu_ms = 1e3 * worker_cpu.rate_between_wall_times(start, end) / worker_tps
         c.log("the engine alone on the second half of the texts")
         alone.run(texts[tickets // 2 :])
         engine = alone.summary()
@@ -204,6 +167,10 @@ def run(quick: bool, tickets: int, stream_s: float, worker_env: dict[str, str]) 
     backend_line = next((line for line in worker_log.splitlines() if "Engine ready backend=" in line), "")
     result = summarise(machine, quick, tickets, worker_tps, intake_s, engine, latency, rss, backend_line)
     result["worker_env"] = worker_env
+    result["worker_cpu_ms_per_ticket"] = round(worker_cpu_ms, 3)
+    result["cpu_efficiency"] = c.ratio(engine["cpu_ms_per_ticket"], worker_cpu_ms)
+    result["redis_round_trips_per_ticket"] = round_trips.per(tickets)
+    result["acceptance"]["round_trips_per_ticket_le_2"] = result["redis_round_trips_per_ticket"]["total"] <= 2
     return result
 
 
@@ -235,7 +202,7 @@ def summarise(
         "stream_at_50pct": latency,
         "rss": rss,
         "acceptance": {
-            "efficiency_ge_0.80": efficiency >= MIN_EFFICIENCY,
+            "efficiency_ge_0.92": efficiency >= MIN_EFFICIENCY,
             "p99_time_to_completed_le_2s": latency["p99_ms"] <= MAX_P99_S * 1000,
             "api_worker_rss_le_80mb": api_rss <= MAX_API_RSS_MB,
             "worker_rss_le_400mb": worker_rss <= MAX_WORKER_RSS_MB,
@@ -257,6 +224,9 @@ def render(result: dict[str, Any]) -> str:
             f"pipeline efficiency {result['pipeline_efficiency']}",
             f"Steady stream at {s['rate_per_s']} tickets/s ({s['tickets']} tickets): time-to-completed "
             f"p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms",
+            f"CPU per ticket: worker {result['worker_cpu_ms_per_ticket']} ms (its processes, drain window), "
+            f"engine alone {e['cpu_ms_per_ticket']} ms; CPU efficiency {result['cpu_efficiency']}",
+            f"Redis round trips per ticket during the drain: {result['redis_round_trips_per_ticket']}",
             f"Peak RSS (MiB): API workers {result['rss']['api_workers_mb']}, "
             f"worker processes {result['rss']['worker_processes_mb']}",
             f"Acceptance: {result['acceptance']}",

@@ -3,14 +3,18 @@
 How each message is enqueued, in one place:
 
 - **triage** — on the Redis broker, ``accept.lua`` pushes it in the same call that stores
-  the ticket (``dramatiq_message`` builds it); with RabbitMQ (``MVR_BROKER_URL``) the API
-  stores the ticket, then ``RabbitSender`` publishes it (a failed publish leaves the ticket
-  ``pending`` for the sweeper).
+  the ticket (``dramatiq_message`` builds it), with the ticket's text and creation time
+  (``triage_args``) so that the worker needs no read before inference; with RabbitMQ
+  (``MVR_BROKER_URL``) the API stores the ticket, then ``RabbitSender`` publishes it with the
+  id only (a failed publish leaves the ticket ``pending`` for the sweeper).
 - **alert** — on the Redis broker, ``complete.lua`` pushes it in the same call that writes
   an urgent decision (``TicketStore.complete``); with RabbitMQ the triage actor sends it
   after that call (``alert.send``).
 - The workers' sweeper (``mvr.actors.sweeper``) re-sends either for work that lost its
-  message; claims and alert reservations make the duplicates harmless.
+  message, with the id only; the completion script (one decision per ticket) and alert
+  reservations make the duplicates harmless.
+- **ack** — on the Redis broker the completion script also acknowledges the triage message
+  (``RedisAck``), so Dramatiq's own ack round trip is skipped (``mvr.actors.broker``).
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ import asyncio
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
+
+from mvr.ticket import TEXT_FIELDS
 
 if TYPE_CHECKING:
     from dramatiq import Message
@@ -32,9 +38,11 @@ __all__ = [
     "TRIAGE_ACTOR",
     "TRIAGE_QUEUE",
     "RabbitSender",
+    "RedisAck",
     "dramatiq_message",
     "redis_queue_keys",
     "ticket_message",
+    "triage_args",
 ]
 
 logger = logging.getLogger(__name__)
@@ -82,10 +90,33 @@ def ticket_message(queue: str, actor: str, ticket_id: str) -> Message[None]:
     return Message(queue_name=queue, actor_name=actor, args=(ticket_id,), kwargs={}, options={})
 
 
+def triage_args(ticket_id: str, fields: dict[str, str], created_ts: float) -> tuple[Any, ...]:
+    """Arguments of a triage message that carries the ticket: id, text fields in order, creation time."""
+    return ticket_id, [fields.get(name, "") for name in TEXT_FIELDS], created_ts
+
+
 def redis_queue_keys(namespace: str, queue: str) -> tuple[str, str]:
     """Return the list and message-hash keys of ``queue`` in Dramatiq's RedisBroker."""
     full = f"{namespace}:{queue}"
     return full, f"{full}.msgs"
+
+
+class RedisAck(NamedTuple):
+    """What acknowledging one message on Dramatiq's Redis broker touches (its ``ack`` command)."""
+
+    #: The consumer's set of fetched, unacknowledged message ids (``{ns}:__acks__.{worker}.{queue}``).
+    unacked: str
+    #: The queue's message hash (``{ns}:{queue}.msgs``).
+    messages: str
+    #: The message's ``redis_message_id``.
+    message_id: str
+
+    @classmethod
+    def of(cls, namespace: str, worker_id: str, queue: str, message_id: str) -> RedisAck:
+        """Return the keys of Dramatiq's ``ack`` of ``message_id``, fetched by ``worker_id``."""
+        return cls(
+            f"{namespace}:__acks__.{worker_id}.{queue}", redis_queue_keys(namespace, queue)[1], message_id
+        )
 
 
 class RabbitSender:

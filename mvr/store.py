@@ -49,8 +49,10 @@ from mvr.queues import (
     ALERT_QUEUE,
     TRIAGE_ACTOR,
     TRIAGE_QUEUE,
+    RedisAck,
     dramatiq_message,
     redis_queue_keys,
+    triage_args,
 )
 from mvr.ticket import (
     ACTIONS,
@@ -199,6 +201,7 @@ class Completion(StrEnum):
     COMPLETED = "completed"
     DONE = "done"  # already completed
     STALE = "stale"  # a newer claim exists
+    MISSING = "missing"  # no such ticket
 
 
 class AlertVerdict(StrEnum):
@@ -444,7 +447,9 @@ class AsyncTicketStore:
         ticket_id = uuid.uuid4().hex
         now = time.time()
         # The ticket's first triage message is unique to it: its id can be the message id.
-        message_id, message = dramatiq_message(TRIAGE_QUEUE, TRIAGE_ACTOR, ticket_id, message_id=ticket_id)
+        message_id, message = dramatiq_message(
+            TRIAGE_QUEUE, TRIAGE_ACTOR, *triage_args(ticket_id, fields, now), message_id=ticket_id
+        )
         keys = [
             k.ticket_key(ticket_id),
             k.pending,
@@ -641,13 +646,23 @@ class TicketStore:
         return Claim(state, retry_in_ms=int(reply[1]) if state == ClaimState.LOCKED else 0)
 
     def complete(
-        self, ticket_id: str, token: str, decision: Decision, *, alert: AlertOutcome = AlertOutcome.NONE
+        self,
+        ticket_id: str,
+        token: str,
+        decision: Decision,
+        *,
+        alert: AlertOutcome = AlertOutcome.NONE,
+        ack: RedisAck | None = None,
     ) -> Completion:
-        """Write the decision if ``token`` is the latest claim, with the ticket's alert.
+        """Write the decision of a ticket still ``pending`` or ``processing``, with its alert, once.
 
         Args:
+            token: The fencing token of this worker's claim: the decision is written only
+                if it is the latest claim. ``""``: the worker did not claim the ticket (its
+                message carried the text); the first decision written wins.
             alert: ``NONE`` (not urgent), ``PENDING`` (enqueue the alert actor with the
                 decision) or ``MOCK`` (no webhook: record the alert as logged only).
+            ack: Acknowledge this Dramatiq message in the same call, whatever the outcome.
 
         Returns:
             See ``Completion``.
@@ -672,7 +687,7 @@ class TicketStore:
             message,
             "1" if queued else "0",
             now,
-            k.by_category,
+            ack.message_id if ack else "",
         ]
         for name, value in fields.items():
             args += (name, value)
@@ -681,10 +696,13 @@ class TicketStore:
                 keys=[
                     k.ticket_key(ticket_id),
                     k.lock_key(ticket_id),
+                    k.pending,
                     k.processing,
                     k.ready,
+                    k.category_set(TicketStatus.COMPLETED, decision.category),
                     *k.queue_keys(ALERT_QUEUE),
                     k.alerts_pending,
+                    *(ack[:2] if ack else ("", "")),
                 ],
                 args=args,
             )

@@ -50,7 +50,8 @@ UNKNOWN_DELIVERY = "delivery unknown: a worker stopped while posting; not re-sen
 class TicketStatus(StrEnum):
     """Where a ticket is in its life.
 
-    ``pending → processing → completed | failed``; then for people ``completed → taken``
+    ``pending → completed | failed`` (``processing`` in between while a worker that had to
+    claim the ticket to read it holds it); then for people ``completed → taken``
     (``GET /tickets/next``) ``→ resolved`` (resolve), or ``taken → completed`` (requeue, or
     the lease ``MVR_TAKE_TIMEOUT_S`` running out).
     """

@@ -84,12 +84,28 @@ def test_e2e_benchmark_prints_throughputs_efficiency_latency_and_rss() -> None:
     assert_machine(result)
     assert result["tickets"] == 100
     assert result["worker_tickets_per_s"] > 0 and result["engine"]["tickets_per_s"] > 0
-    assert result["pipeline_efficiency"] > 0
+    assert result["pipeline_efficiency"] > 0 and result["cpu_efficiency"] > 0
     assert result["backend"] in ("embedding", "baseline", "nli")
     assert_latency(result["stream_at_50pct"])
+    round_trips = result["redis_round_trips_per_ticket"]
+    assert round_trips["complete"] >= 1 and round_trips["total"] >= round_trips["complete"]
     assert all(mb > 0 for mb in result["rss"]["api_workers_mb"])
     assert all(mb > 0 for mb in result["rss"]["worker_processes_mb"])
     assert_bools(result["acceptance"])
+
+
+def test_scale_benchmark_prints_each_setup_with_redis_cpu_per_ticket() -> None:
+    result = run_quick("bench_scale", "--tickets", "60")
+
+    assert result["benchmark"] == "scale"
+    assert_machine(result)
+    assert set(result["setups"]) | set(result["skipped"]) == {"api1", "api2", "workers2", "rabbitmq"}
+    assert {"api1", "api2", "workers2"} <= set(result["setups"])
+    for setup in result["setups"].values():
+        assert setup["intake_tickets_per_s"] > 0 and setup["worker_tickets_per_s"] > 0
+        assert setup["redis_cpu_us_per_accepted_ticket"] > 0 and setup["redis_cpu_us_per_triaged_ticket"] > 0
+        assert setup["redis_limit_tickets_per_s"] > 0
+    assert all(v > 0 for v in result["ratios"].values())
 
 
 def test_queue_benchmark_prints_latency_at_both_sizes() -> None:

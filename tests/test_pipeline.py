@@ -7,6 +7,7 @@ from pathlib import Path
 
 from falcon import testing
 
+from mvr.queues import TRIAGE_ACTOR, TRIAGE_QUEUE, dramatiq_message, redis_queue_keys, triage_args
 from tests.conftest import wait_for, wait_for_status
 
 
@@ -92,3 +93,34 @@ def test_without_a_webhook_an_urgent_ticket_is_logged_as_a_mock_alert_and_queues
     wait_for(lambda: f"Mock webhook would fire ticket_id={ticket_id}" in processes.log("worker"))
     assert not rclient.exists(f"{settings.key_prefix}alerted:{ticket_id}")
     assert rclient.zcard(f"{settings.key_prefix}alerts:pending") == 0
+
+
+def test_the_completion_acknowledges_the_message_and_a_redelivery_changes_nothing(
+    client: testing.TestClient, start_worker, processes, rclient, settings
+) -> None:
+    # Given a ticket triaged by a worker from the message the API enqueued (with its text)
+    start_worker(MVR_LOG_LEVEL="info")
+    fields = {"subject": "Invoice wrong", "body": "I was charged twice."}
+    ticket_id = client.simulate_post("/tickets", json=fields).json["ticket_id"]
+    first = wait_for_status(_status(client, ticket_id), "completed")
+    queue, messages = redis_queue_keys(settings.broker_namespace, TRIAGE_QUEUE)
+    unacked = f"{settings.broker_namespace}:__acks__.*.{TRIAGE_QUEUE}"
+
+    def nothing_left() -> bool:
+        return rclient.hlen(messages) == 0 and not any(rclient.scard(k) for k in rclient.scan_iter(unacked))
+
+    # Then the completion script acknowledged it: nothing is left for Dramatiq
+    wait_for(nothing_left)
+    # When the same message is delivered again (as after a worker died before its ack)
+    created_ts = float(rclient.hget(f"{settings.key_prefix}ticket:{ticket_id}", "created_ts"))
+    message_id, message = dramatiq_message(
+        TRIAGE_QUEUE, TRIAGE_ACTOR, *triage_args(ticket_id, fields, created_ts)
+    )
+    rclient.hset(messages, message_id, message)
+    rclient.rpush(queue, message_id)
+
+    # Then it is consumed and acknowledged, and the ticket keeps its one decision
+    wait_for(lambda: f"Triage skipped ticket_id={ticket_id} state=done." in processes.log("worker"))
+    wait_for(nothing_left)
+    assert rclient.hget(f"{settings.key_prefix}ticket:{ticket_id}", "completions") == "1"
+    assert client.simulate_get(f"/tickets/{ticket_id}/status").json == first

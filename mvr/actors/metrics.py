@@ -18,10 +18,10 @@ TICKETS_TRIAGED = Counter("mvr_tickets_triaged_total", "Triage runs by outcome."
 TICKETS_FAILED = Counter("mvr_tickets_failed_total", "Tickets that ended failed.")
 #: Decisions made by the keyword baseline because the model could not answer.
 FALLBACKS = Counter("mvr_fallback_decisions_total", "Decisions the baseline made in place of the model.")
-#: Seconds from claim to completion of one ticket.
+#: Seconds from the start of inference to the written decision, per ticket.
 TRIAGE_SECONDS = Histogram(
     "mvr_triage_seconds",
-    "Time from claim to completion.",
+    "Time from the start of inference to the written decision.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 #: Seconds from acceptance (POST) to completion.

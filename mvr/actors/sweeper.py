@@ -10,7 +10,9 @@ triage for tickets pending (or processing without a lock) for longer than
 waiting (on the Redis broker; with RabbitMQ, age alone decides). An alert with a post in
 progress or a retry scheduled (a message in Dramatiq's delay queue, which a worker holds
 in memory, not in a Redis list) is not stranded: the sweeper never starts a second retry
-chain. Duplicates are harmless: claim and ``begin_alert`` turn them into no-ops.
+chain. Re-sent triage messages carry the id only (the worker claims the ticket to read it).
+Duplicates are harmless: the completion script (one decision per ticket) and ``begin_alert``
+turn them into no-ops.
 """
 
 from __future__ import annotations

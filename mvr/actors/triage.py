@@ -1,4 +1,4 @@
-"""Triage actor: claim a ticket, decide its category and urgency, complete it."""
+"""Triage actor: read a ticket (from its message or a claim), decide category and urgency, complete it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import dramatiq
 
 from mvr.actors.alert import alert, log_mock_alert
+from mvr.actors.broker import script_ack
 from mvr.actors.metrics import FALLBACKS, TICKETS_FAILED, TICKETS_TRIAGED, TIME_TO_COMPLETED, TRIAGE_SECONDS
 from mvr.actors.runtime import runtime
 from mvr.queues import TRIAGE_ACTOR, TRIAGE_QUEUE
@@ -57,37 +58,51 @@ def triage_exhausted(message: dict[str, Any], retry_info: dict[str, Any]) -> Non
     max_backoff=MAX_BACKOFF_MS,
     on_retry_exhausted="triage_exhausted",
 )
-def triage(ticket_id: str) -> None:
-    """Classify one ticket; safe to run more than once for the same ticket."""
+def triage(ticket_id: str, text: list[str] | None = None, created_ts: float = 0.0) -> None:
+    """Classify one ticket; safe to run more than once for the same ticket.
+
+    A message from ``accept.lua`` carries the ticket's ``text`` and ``created_ts``
+    (``triage_args``): the worker decides at once and the completion script keeps the first
+    decision (one Redis call). A message with the id only (sweeper, RabbitMQ) claims the
+    ticket first, which reads its text (``processing`` until completed).
+    """
     rt = runtime()
-    claim = rt.store.claim(ticket_id)
-    if claim.state == ClaimState.LOCKED:
-        raise dramatiq.Retry(
-            f"ticket {ticket_id} is held by another worker", delay=claim.retry_in_ms + LOCK_MARGIN_MS
-        )
-    if claim.state != ClaimState.CLAIMED:
-        TICKETS_TRIAGED.labels(claim.state).inc()
-        logger.info(
-            "Triage skipped ticket_id=%s state=%s.", ticket_id, claim.state, extra={"ticket_id": ticket_id}
-        )
-        return
+    token = ""
+    if text is None:
+        claim = rt.store.claim(ticket_id)
+        if claim.state == ClaimState.LOCKED:
+            raise dramatiq.Retry(
+                f"ticket {ticket_id} is held by another worker", delay=claim.retry_in_ms + LOCK_MARGIN_MS
+            )
+        if claim.state != ClaimState.CLAIMED:
+            _skipped(ticket_id, claim.state)
+            return
+        token, text, created_ts = claim.token, list(claim.text), claim.created_ts
     started = time.monotonic()
-    decision = rt.engine.decide(ticket_text(*claim.text))
+    decision = rt.engine.decide(ticket_text(*text))
     alert_outcome = _alert_outcome(decision.urgency_score, rt.settings)
-    outcome = rt.store.complete(ticket_id, claim.token, decision, alert=alert_outcome)
-    if outcome == Completion.COMPLETED and alert_outcome == AlertOutcome.PENDING and rt.settings.broker_url:
+    with script_ack() as ack:
+        outcome = rt.store.complete(ticket_id, token, decision, alert=alert_outcome, ack=ack)
+    if outcome != Completion.COMPLETED:
+        _skipped(ticket_id, outcome)
+        return
+    if alert_outcome == AlertOutcome.PENDING and rt.settings.broker_url:
         alert.send(ticket_id)  # on Redis, complete.lua enqueued it atomically
-    if outcome == Completion.COMPLETED and alert_outcome == AlertOutcome.MOCK:
+    if alert_outcome == AlertOutcome.MOCK:
         log_mock_alert(ticket_id, decision.urgency_score)
-    _record(outcome, decision.explanation.get("fallback", False), started, claim.created_ts)
+    _record(decision.explanation.get("fallback", False), started, created_ts)
     logger.info(
-        "Triage %s ticket_id=%s category=%s S=%.4f.",
-        outcome,
+        "Triage completed ticket_id=%s category=%s S=%.4f.",
         ticket_id,
         decision.category,
         decision.urgency_score,
         extra={"ticket_id": ticket_id},
     )
+
+
+def _skipped(ticket_id: str, state: str) -> None:
+    TICKETS_TRIAGED.labels(state).inc()
+    logger.info("Triage skipped ticket_id=%s state=%s.", ticket_id, state, extra={"ticket_id": ticket_id})
 
 
 def _alert_outcome(urgency_score: float, settings: Settings) -> AlertOutcome:
@@ -97,10 +112,9 @@ def _alert_outcome(urgency_score: float, settings: Settings) -> AlertOutcome:
     return AlertOutcome.PENDING if settings.slack_webhook_url else AlertOutcome.MOCK
 
 
-def _record(outcome: Completion, fallback: bool, started: float, created_ts: float) -> None:
-    TICKETS_TRIAGED.labels(outcome).inc()
-    if outcome == Completion.COMPLETED:
-        TRIAGE_SECONDS.observe(time.monotonic() - started)
-        TIME_TO_COMPLETED.observe(max(0.0, time.time() - created_ts))
-        if fallback:
-            FALLBACKS.inc()
+def _record(fallback: bool, started: float, created_ts: float) -> None:
+    TICKETS_TRIAGED.labels(Completion.COMPLETED).inc()
+    TRIAGE_SECONDS.observe(time.monotonic() - started)
+    TIME_TO_COMPLETED.observe(max(0.0, time.time() - created_ts))
+    if fallback:
+        FALLBACKS.inc()

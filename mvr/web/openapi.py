@@ -46,7 +46,8 @@ _TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": {"t
 
 #: How a ticket moves, for the API description.
 LIFECYCLE = (
-    "A ticket's life: `pending → processing → completed | failed` (MVR), then for people "
+    "A ticket's life: `pending → completed | failed` (MVR; `processing` in between only for a "
+    "ticket a worker had to read first: a re-sent message, or RabbitMQ as the broker), then for people "
     "`completed → taken` (GET /tickets/next) `→ resolved` (POST …/resolve), or "
     "`taken → completed` (POST …/requeue, or the take lease `MVR_TAKE_TIMEOUT_S` running out). "
     "A correction (POST …/category) is allowed on completed, taken and resolved tickets. "
