@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Self, TypeVar
 
 from mvr.processes import stop_process
 
@@ -233,17 +233,22 @@ def vm_hwm_mb(pid: int) -> float:
     return float("nan")
 
 
-class CpuSampler:
-    """Samples the CPU seconds of some process trees in a thread, to read rates over a window."""
+SampleT = TypeVar("SampleT")
 
-    def __init__(self, roots: Sequence[int], interval_s: float = 0.25) -> None:
-        self._roots = list(roots)
+
+class PeriodicSampler(Generic[SampleT]):
+    """While open (``with``), a thread appends ``sample()`` to ``samples`` every ``interval_s``."""
+
+    def __init__(self, interval_s: float) -> None:
         self._interval_s = interval_s
-        self.samples: list[tuple[float, float]] = []
+        self.samples: list[SampleT] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> CpuSampler:
+    def sample(self) -> SampleT:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -253,8 +258,19 @@ class CpuSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.samples.append((time.monotonic(), tree_cpu_seconds(self._roots)))
+            self.samples.append(self.sample())
             self._stop.wait(self._interval_s)
+
+
+class CpuSampler(PeriodicSampler[tuple[float, float]]):
+    """Samples the CPU seconds of some process trees in a thread, to read rates over a window."""
+
+    def __init__(self, roots: Sequence[int], interval_s: float = 0.25) -> None:
+        super().__init__(interval_s)
+        self._roots = list(roots)
+
+    def sample(self) -> tuple[float, float]:
+        return time.monotonic(), tree_cpu_seconds(self._roots)
 
     def rate_between_wall_times(self, start: float, end: float) -> float:
         """``rate`` between two Unix times (e.g. completion times written by MVR)."""

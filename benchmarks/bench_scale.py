@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -71,27 +70,15 @@ class Phase:
         self.tree_s = c.tree_cpu_seconds(self._roots) - self._tree
 
 
-class DrainSampler:
+class DrainSampler(c.PeriodicSampler[tuple[float, int]]):
     """Samples Redis's CPU seconds and the completed count in a thread while workers drain."""
 
     def __init__(self, client: Any, interval_s: float = 0.2) -> None:
-        self._client, self._interval_s = client, interval_s
-        self.samples: list[tuple[float, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__(interval_s)
+        self._client = client
 
-    def __enter__(self) -> DrainSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.samples.append((redis_cpu_s(self._client), int(self._client.zcard("mvr:ready"))))
-            self._stop.wait(self._interval_s)
+    def sample(self) -> tuple[float, int]:
+        return redis_cpu_s(self._client), int(self._client.zcard("mvr:ready"))
 
     def cpu_per_ticket_s(self, start: int, end: int) -> float:
         """Redis CPU seconds per ticket completed while the count went from ``start`` to ``end``.

@@ -98,27 +98,22 @@ def main() -> None:
         }
     else:
         skipped["airline"] = f"{airline_path} not found"
-    try:
-        jira = ps.jira_issues(args.sources, ps.JIRA_EVAL)
-    except FileNotFoundError as ex:
-        skipped["apache_jira"] = f"{ex}"
-    else:
-        per_project = {p: [(t, prio.lower() in JIRA_HIGH) for t, prio in rows] for p, rows in jira.items()}
+    trackers = (
+        ("apache_jira", lambda: ps.jira_issues(args.sources, ps.JIRA_EVAL), 0),
+        ("fluid_jira", lambda: ps.fluid_issues(args.sources), FLUID_MIN_HIGH),
+    )
+    for name, read_issues, min_high in trackers:
+        try:
+            issues = read_issues()
+        except FileNotFoundError as ex:
+            skipped[name] = f"{ex}"
+            continue
+        per_project = {p: [(t, prio.lower() in JIRA_HIGH) for t, prio in rows] for p, rows in issues.items()}
         pooled = [row for rows in per_project.values() for row in rows]
-        sources["apache_jira"] = {"all": score(_sample(pooled, limit))}
+        sources[name] = {"all": score(_sample(pooled, limit))}
         if not args.quick:
-            sources["apache_jira"].update({p: score(rows) for p, rows in per_project.items()})
-    try:
-        fluid = ps.fluid_issues(args.sources)
-    except FileNotFoundError as ex:
-        skipped["fluid_jira"] = f"{ex}"
-    else:
-        per_project = {p: [(t, prio.lower() in JIRA_HIGH) for t, prio in rows] for p, rows in fluid.items()}
-        pooled = [row for rows in per_project.values() for row in rows]
-        sources["fluid_jira"] = {"all": score(_sample(pooled, limit))}
-        if not args.quick:
-            big = {p: rows for p, rows in per_project.items() if sum(h for _, h in rows) >= FLUID_MIN_HIGH}
-            sources["fluid_jira"].update({p: score(rows) for p, rows in big.items()})
+            big = {p: rows for p, rows in per_project.items() if sum(h for _, h in rows) >= min_high}
+            sources[name].update({p: score(rows) for p, rows in big.items()})
     for name, file_name, by in (
         ("tickets_dev", "tickets_dev.csv", None),
         ("tickets_multilingual", "tickets_multilingual_dev.csv", "language"),
