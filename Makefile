@@ -11,17 +11,20 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[dev]'
-	touch $@
-
-# Tests also check the ONNX export against torch, so they need the export extra.
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(PIP) install --quiet -e '.[dev,export,bench]'
+# Two stamps, one per install: `make run` needs the runtime dependencies only; `make test` installs
+# the dev extra (tests, linters, coverage), the export extra (tests check the ONNX export against
+# torch) and the bench extra. The test install includes the runtime one, so it stamps both.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e .
 	$(PIP) check
 	touch $@
 
-install: $(VENV)/.installed
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[dev,export,bench]'
+	$(PIP) check
+	touch $@ $(VENV)/.installed-run
+
+install: $(VENV)/.installed-run
 
 install-test: $(VENV)/.installed-test
 
@@ -32,10 +35,11 @@ browser:
 run: install
 	$(BIN)/mvr up
 
+# Coverage of mvr/ with a floor ([tool.coverage] in pyproject.toml).
 test: install-test browser
 	$(BIN)/ruff check mvr tests scripts benchmarks
 	$(BIN)/mypy mvr
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --cov --cov-report=term:skip-covered
 
 lint: install-test
 	$(BIN)/ruff check mvr tests scripts benchmarks
@@ -53,4 +57,4 @@ bench: install-test
 	$(BIN)/python benchmarks/soak.py --quick
 
 clean:
-	rm -rf $(VENV) .mvr .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .mvr .pytest_cache .ruff_cache .mypy_cache .coverage
