@@ -7,6 +7,7 @@ from typing import Any
 import falcon
 import falcon.asgi
 import msgspec
+from falcon.asgi import Request, Response
 
 from mvr.errors import (
     IdempotencyConflict,
@@ -37,36 +38,44 @@ def _serialize(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError)
     resp.content_type = falcon.MEDIA_JSON
 
 
-def _answer(resp: falcon.Response, status: str, error: str, detail: Any) -> None:
+def _answer(resp: Response, status: str, error: str, detail: Any) -> None:
     resp.status = status
     resp.content_type = falcon.MEDIA_JSON
     resp.data = msgspec.json.encode({"error": error, "detail": detail})
 
 
-async def _malformed_json(req: Any, resp: Any, ex: msgspec.DecodeError, params: Any) -> None:
+async def _malformed_json(
+    req: Request, resp: Response, ex: msgspec.DecodeError, params: dict[str, Any]
+) -> None:
     _answer(resp, falcon.HTTP_400, "Malformed JSON", str(ex))
 
 
-async def _validation_failed(req: Any, resp: Any, ex: ValidationFailed, params: Any) -> None:
+async def _validation_failed(
+    req: Request, resp: Response, ex: ValidationFailed, params: dict[str, Any]
+) -> None:
     _answer(resp, falcon.HTTP_422, "Validation failed", ex.fields)
 
 
-async def _idempotency_conflict(req: Any, resp: Any, ex: IdempotencyConflict, params: Any) -> None:
+async def _idempotency_conflict(
+    req: Request, resp: Response, ex: IdempotencyConflict, params: dict[str, Any]
+) -> None:
     _answer(resp, falcon.HTTP_422, "Idempotency-Key reused", str(ex))
 
 
-async def _not_found(req: Any, resp: Any, ex: TicketNotFound, params: Any) -> None:
+async def _not_found(req: Request, resp: Response, ex: TicketNotFound, params: dict[str, Any]) -> None:
     # Echo only what can be an id: a 10 KB bogus id must not come back in the answer.
     given = str(ex)
     detail = f"no ticket with id {given}" if is_ticket_id(given) else "no ticket with that id"
     _answer(resp, falcon.HTTP_404, "Not found", detail)
 
 
-async def _conflict(req: Any, resp: Any, ex: TransitionNotAllowed, params: Any) -> None:
+async def _conflict(req: Request, resp: Response, ex: TransitionNotAllowed, params: dict[str, Any]) -> None:
     _answer(resp, falcon.HTTP_409, "Conflict", str(ex))
 
 
-async def _store_unavailable(req: Any, resp: Any, ex: StoreUnavailable, params: Any) -> None:
+async def _store_unavailable(
+    req: Request, resp: Response, ex: StoreUnavailable, params: dict[str, Any]
+) -> None:
     resp.set_header("Retry-After", "1")
     _answer(
         resp, falcon.HTTP_503, "Service unavailable", "ticket store (Redis) is unreachable; retry shortly"
