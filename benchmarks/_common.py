@@ -255,6 +255,7 @@ class PeriodicSampler(Generic[SampleT]):
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self.samples.append(self.sample())  # one after whatever the block waited for
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -278,8 +279,16 @@ class CpuSampler(PeriodicSampler[tuple[float, float]]):
         return self.rate(start - offset, end - offset)
 
     def rate(self, start: float, end: float) -> float:
-        """Average cores used between monotonic times ``start`` and ``end`` (nearest samples inside)."""
+        """Average cores used between monotonic times ``start`` and ``end`` (nearest samples inside).
+
+        A window that holds fewer than two samples (a short quick-mode drain on a fast machine)
+        is read from the samples just around it instead.
+        """
         inside = [s for s in self.samples if start <= s[0] <= end]
+        if len(inside) < 2:
+            inside = [s for s in self.samples if s[0] <= start][-1:] + [
+                s for s in self.samples if s[0] >= end
+            ][:1]
         # A watched process that exits drops out of the sum: stop at the first fall.
         for i in range(1, len(inside)):
             if inside[i][1] < inside[i - 1][1]:

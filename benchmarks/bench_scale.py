@@ -30,6 +30,7 @@ not answer, and says so).
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sys
 import time
@@ -84,11 +85,14 @@ class DrainSampler(c.PeriodicSampler[tuple[float, int]]):
         """Redis CPU seconds per ticket completed while the count went from ``start`` to ``end``.
 
         Skips engine load and ramp-up (as ``drain_rate``): between the first sample at or past
-        ``start`` plus 5% and the first at ``end``.
+        ``start`` plus 5% and the first at ``end``; when no sample falls between them (a short
+        drain), from the last sample before that start instead.
         """
         first = start + max(c.DRAIN_SKIP, (end - start) // 20)
-        inside = [s for s in self.samples if first <= s[1] <= end]
-        (cpu0, done0), (cpu1, done1) = inside[0], next(s for s in inside if s[1] == end)
+        cpu1, done1 = next(s for s in self.samples if s[1] >= end)
+        cpu0, done0 = next((s for s in self.samples if first <= s[1] < done1), None) or max(
+            (s for s in self.samples if s[1] < first), key=lambda s: s[1], default=(cpu1, done1)
+        )
         return (cpu1 - cpu0) / (done1 - done0) if done1 > done0 else float("nan")
 
 
@@ -169,7 +173,7 @@ def summarise_setup(
         "redis_cpu_us_per_accepted_ticket": round(1e6 * intake.redis_s / tickets, 1),
         "redis_cpu_us_per_triaged_ticket": round(1e6 * redis_drain_s, 1),
         "redis_cpu_us_per_ticket": round(redis_us, 1),
-        "redis_limit_tickets_per_s": round(1e6 / redis_us) if redis_us else None,
+        "redis_limit_tickets_per_s": round(1e6 / redis_us) if redis_us and math.isfinite(redis_us) else None,
     }
 
 
