@@ -117,11 +117,10 @@ def connect_async(settings: Settings) -> redis.asyncio.Redis:
     never opens more connections than that.
     """
     options = _client_options(settings)
-    if settings.require_redis_url().startswith("redis://"):
+    url = settings.require_redis_url()
+    if url.startswith("redis://"):
         options["connection_class"] = _HiredisPackingConnection
-    return redis.asyncio.Redis.from_url(
-        settings.require_redis_url(), max_connections=API_POOL_SIZE, **options
-    )
+    return redis.asyncio.Redis.from_url(url, max_connections=API_POOL_SIZE, **options)
 
 
 class _HiredisPackingConnection(redis.asyncio.Connection):
