@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
-from mvr.ticket import TEXT_FIELDS
+from mvr.ticket import text_values
 
 if TYPE_CHECKING:
     from dramatiq import Message
@@ -92,7 +92,7 @@ def ticket_message(queue: str, actor: str, ticket_id: str) -> Message[None]:
 
 def triage_args(ticket_id: str, fields: dict[str, str], created_ts: float) -> tuple[Any, ...]:
     """Arguments of a triage message that carries the ticket: id, text fields in order, creation time."""
-    return ticket_id, [fields.get(name, "") for name in TEXT_FIELDS], created_ts
+    return ticket_id, text_values(fields), created_ts
 
 
 def redis_queue_keys(namespace: str, queue: str) -> tuple[str, str]:

@@ -57,7 +57,6 @@ from mvr.queues import (
 from mvr.ticket import (
     ACTIONS,
     DECIDED,
-    TEXT_FIELDS,
     AlertOutcome,
     Correction,
     QueueItem,
@@ -66,6 +65,7 @@ from mvr.ticket import (
     UrgencyLabel,
     excerpt,
     is_ticket_id,
+    text_values,
 )
 
 if TYPE_CHECKING:
@@ -320,7 +320,7 @@ def _keys_for(settings: Settings) -> _Keys:
 
 def body_hash(fields: dict[str, str]) -> str:
     """Return a digest of a ticket's text, to tell idempotent retries from key reuse."""
-    canonical = json.dumps([fields.get(name, "") for name in TEXT_FIELDS], separators=(",", ":"))
+    canonical = json.dumps(text_values(fields), separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

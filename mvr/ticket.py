@@ -32,6 +32,7 @@ __all__ = [
     "excerpt",
     "is_ticket_id",
     "score_text",
+    "text_values",
     "ticket_text",
     "urgency_label",
 ]
@@ -213,6 +214,11 @@ def excerpt(text: str) -> str:
 def is_ticket_id(text: str) -> bool:
     """Tell whether ``text`` can be a ticket id (anything else names no ticket)."""
     return _TICKET_ID.fullmatch(text) is not None
+
+
+def text_values(fields: dict[str, str]) -> list[str]:
+    """Return a ticket's text fields in ``TEXT_FIELDS`` order, "" for an absent one."""
+    return [fields.get(name, "") for name in TEXT_FIELDS]
 
 
 def ticket_text(subject: str = "", body: str = "", description: str = "") -> str:
