@@ -103,10 +103,19 @@ class _GuardedProtocol(HttpToolsProtocol):
 
 
 class MvrUvicornWorker(UvicornWorker):  # type: ignore[misc]  # uvicorn_worker ships no types
-    """uvicorn's gunicorn worker with ``_GuardedProtocol`` and ``MVR_REQUEST_TIMEOUT_S``."""
+    """uvicorn's gunicorn worker with ``_GuardedProtocol``, ``MVR_REQUEST_TIMEOUT_S`` and
+    ``MVR_ACCESS_LOG``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        timeout_s = load_settings().request_timeout_s
-        protocol = type("GuardedProtocol", (_GuardedProtocol,), {"request_timeout_s": timeout_s})
-        self.CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "http": protocol}
+        settings = load_settings()
+        protocol = type(
+            "GuardedProtocol", (_GuardedProtocol,), {"request_timeout_s": settings.request_timeout_s}
+        )
+        # PERF: with the access log off, uvicorn still built and formatted a log record per
+        # request (written to /dev/null): about 5% of the API's samples under load.
+        self.CONFIG_KWARGS = {
+            **UvicornWorker.CONFIG_KWARGS,
+            "http": protocol,
+            "access_log": settings.access_log,
+        }
         super().__init__(*args, **kwargs)
