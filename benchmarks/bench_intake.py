@@ -12,8 +12,9 @@ here on free ports of 127.0.0.1, persistence off):
     status hash + ``RPUSH`` in one pipelined round trip, uuid4 ids;
 (d) ``mvr``: MVR's API exactly as ``mvr api`` runs it (``mvr.cli_run.api_command``).
 
-All four run on gunicorn with 2 uvicorn workers (``uvicorn_worker.UvicornWorker``), as
-MVR does, so only the application differs. (``uvicorn --workers 2`` served the seed
+All four run on gunicorn with 2 uvicorn workers (``uvicorn_worker.UvicornWorker``; the
+peers' ``peers/quiet_worker.py`` turns uvicorn's access log off, as MVR's API does by
+default), as MVR does, so only the application differs. (``uvicorn --workers 2`` served the seed
 at about half the req/s of gunicorn + UvicornWorker here, with its CPU half idle; using
 it would flatter MVR.) Every
 phase uses the same users and duration and only POSTs tickets (Locust ``--tags
@@ -89,8 +90,8 @@ def start_server(name: str, started: c.Services, variant: Path | None = None) ->
     env = {"REDIS_URL": redis.url}
     target = "seed:app" if name == "seed" else f"{name}:create_app()"
     args = [sys.executable, "-m", "gunicorn", target, "--pythonpath", str(c.PEERS_DIR)]
-    args += ["--worker-class", "uvicorn_worker.UvicornWorker", "--workers", "2", "--no-control-socket"]
-    args += ["--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null"]
+    args += ["--worker-class", "quiet_worker.QuietUvicornWorker", "--workers", "2", "--no-control-socket"]
+    args += ["--bind", f"127.0.0.1:{port}"]
     process = started.start(args, name, env)
     url = f"http://127.0.0.1:{port}"
     c.wait_http(f"{url}/health")
