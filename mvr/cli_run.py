@@ -59,8 +59,8 @@ def api_command(settings: Settings, host: str, port: int) -> list[str]:
         "--bind",
         f"{host}:{port}",
         "--no-control-socket",
-        "--access-logfile",
-        "-" if settings.access_log else "/dev/null",
+        # Off, uvicorn never writes an access line (MvrUvicornWorker), so gunicorn needs no log file.
+        *(["--access-logfile", "-"] if settings.access_log else []),
     ]
 
 
