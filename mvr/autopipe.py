@@ -5,9 +5,10 @@ Every command issued during one event-loop iteration is written to the socket in
 back to their callers in that order. That is Redis pipelining, done for callers that each
 send one command, as ioredis's "auto pipelining" does for Node.
 
-PERF: at 1,200 accepts/s, one connection per call costs the API a write and a read system
-call per ticket and Redis an ``epoll`` round per few tickets; coalescing pays them once per
-loop iteration (bench_intake, issue 16). redis-py has no such mode, so this is the small part
+PERF: one connection per call costs the API a write and a read system call per ticket and
+Redis an ``epoll`` round per few tickets; coalescing pays them once per loop iteration
+(bench_intake, issue 16: CPU per accepted ticket x0.56-0.79 in the same run, API and Redis
+together). redis-py has no such mode, so this is the small part
 of a client the accept path needs: TCP only, RESP2 replies parsed by hiredis (which redis-py
 already brings), AUTH and SELECT from the URL, and one deadline for every call.
 """
@@ -100,7 +101,7 @@ class _Protocol(asyncio.Protocol):
                 future.set_result(reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._fail(StoreUnavailable(f"Redis unavailable: connection lost ({exc or 'closed'})"))
+        self._fail(f"Redis unavailable: connection lost ({exc or 'closed'})")
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
@@ -125,15 +126,16 @@ class _Protocol(asyncio.Protocol):
         if self.loop.time() - oldest < self._timeout_s:
             self._watchdog = self.loop.call_at(oldest + self._timeout_s, self._check_deadline)
             return
-        self._fail(StoreUnavailable(f"Redis unavailable: no reply within {self._timeout_s:g} s"))
+        self._fail(f"Redis unavailable: no reply within {self._timeout_s:g} s")
         if self.transport is not None:
             self.transport.abort()
 
-    def _fail(self, error: Exception) -> None:
+    def _fail(self, message: str) -> None:
+        """Fail every waiting caller with its own ``StoreUnavailable(message)``."""
         while self._waiting:
             future, _ = self._waiting.popleft()
             if not future.done():
-                future.set_exception(error)
+                future.set_exception(StoreUnavailable(message))
 
 
 class PipelinedRedis:
@@ -189,7 +191,7 @@ class PipelinedRedis:
                     )
                     for command in self._hello:
                         await protocol.send(_pack(command))
-            except (OSError, TimeoutError, ReplyError) as ex:
+            except (OSError, TimeoutError, ReplyError, StoreUnavailable) as ex:
                 if protocol is not None:
                     protocol.close()
                 raise StoreUnavailable(
