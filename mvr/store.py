@@ -129,6 +129,8 @@ class _HiredisPackingConnection(redis.asyncio.Connection):
 
     PERF: ``redis.asyncio`` packs commands in Python (redis-py issue #4176); for the accept
     script's ~20 arguments that cost ~12 µs of the API's CPU per request (bench_intake, tuning 4).
+    Accepts now go through ``mvr.autopipe`` (hiredis packs them there); status, queue, next and
+    the lifecycle scripts still come here.
     """
 
     _packer = HiredisRespSerializer()
