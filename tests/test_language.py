@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,3 +107,19 @@ def test_custom_categories_bypass_the_shipped_head(tmp_path: Path) -> None:
     assert decision.explanation["language"] == "de"
     assert decision.explanation["category_method"] == "prototypes"
     assert decision.category == "Shipping"
+
+
+def test_a_missing_multilingual_model_leaves_every_ticket_on_the_english_encoder(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    models = tmp_path / "models"
+    shutil.copytree(Settings().models_dir, models, ignore=shutil.ignore_patterns("e5-small"))
+    engine = Engine.from_settings(Settings(models_dir=models))
+    try:
+        decision = engine.decide("Unsere Rechnung wurde doppelt belastet, bitte erstatten Sie den Betrag.")
+    finally:
+        engine.close()
+    assert "Multilingual encoder unavailable, every ticket is read in English" in caplog.text
+    assert engine.fallback_reason is None
+    assert "language" not in decision.explanation
+    assert decision.explanation["model"] == "all-MiniLM-L6-v2-int8"
