@@ -95,17 +95,18 @@ def _load_backend(settings: Settings, categories: Sequence[Category]) -> Backend
         from mvr.inference.nli import NliBackend  # only NLI users pay for importing it
 
         return NliBackend(settings.models_dir, categories, threads=settings.ort_threads)
-    if settings.multilingual_encoder in ("off", settings.encoder):
-        return EmbeddingBackend.load(settings, categories)
     # PERF: the multilingual encoder and py3langid's model load before the English encoder, so that
     # py3langid's load buffers are freed before ONNX Runtime takes its memory: the worker's peak
     # RSS fell from 418 to 343 MiB (RESULTS.md "Worker peak RSS: load order").
-    try:
-        multilingual = EmbeddingBackend.load(
-            settings, categories, settings.multilingual_encoder, multilingual=True
-        )
-    except InferenceFailed as ex:  # English tickets must not pay for a missing multilingual model
-        logger.warning("Multilingual encoder unavailable, every ticket is read in English: %s.", ex)
+    multilingual = None
+    if settings.multilingual_encoder not in ("off", settings.encoder):
+        try:
+            multilingual = EmbeddingBackend.load(
+                settings, categories, settings.multilingual_encoder, multilingual=True
+            )
+        except InferenceFailed as ex:  # English tickets must not pay for a missing multilingual model
+            logger.warning("Multilingual encoder unavailable, every ticket is read in English: %s.", ex)
+    if multilingual is None:
         return EmbeddingBackend.load(settings, categories)
     detector = LanguageDetector()
     return LanguageRouter(EmbeddingBackend.load(settings, categories), multilingual, detector)
