@@ -60,7 +60,7 @@ def main() -> None:
     """Score every available source and print the result."""
     args = c.parse_args(__doc__.split("\n")[0], _options)
     started = time.perf_counter()
-    embed, model_id, args.models_dir = ps.load_encoder(args.encoder)
+    embed, model_id, args.models_dir = ps.load_encoder(args.encoder, features=True)
     head = SentimentHead.load(args.models_dir / SENTIMENT_HEAD)
     priority_path = args.models_dir / PRIORITY_HEAD
     priority = _priority_head(priority_path) if priority_path.is_file() and not args.no_priority else None

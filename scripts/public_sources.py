@@ -361,10 +361,12 @@ def airline_dev(path: Path) -> tuple[list[str], list[bool]]:
     return [r["text"] for r in rows], [r["sentiment"] == "negative" for r in rows]
 
 
-def load_encoder(name: str, threads: int = 0) -> tuple[Embed, str, Path]:
+def load_encoder(name: str, threads: int = 0, *, features: bool = False) -> tuple[Embed, str, Path]:
     """An embedding function for encoder ``name`` (``MVR_ENCODER``), an id of its model, and its directory.
 
-    The id (for the cache) is the encoder's name and its manifest's model files, heads left out.
+    With ``features`` the function returns the encoder's whole features (``TextEncoder.features``:
+    what the sentiment head reads), otherwise the sentence embeddings alone. The id (for the
+    cache) is the encoder's name, its manifest's model files (heads left out) and that choice.
     """
     models = ROOT / "models_export"
     encoder = encoders.load_encoder(name, models, threads=threads)
@@ -374,6 +376,9 @@ def load_encoder(name: str, threads: int = 0) -> tuple[Embed, str, Path]:
         {k: v for k, v in files.items() if not str(k).endswith(".npz")} if isinstance(files, dict) else files
     )
     model_id = name + ":" + hashlib.sha256(json.dumps(model_files, sort_keys=True).encode()).hexdigest()
+    if features:
+        model_id += ":features"
+    width = None if features else encoder.dimension
 
     def embed(texts: list[str]) -> np.ndarray:
         ids = encoder.tokenize(texts)
@@ -381,7 +386,7 @@ def load_encoder(name: str, threads: int = 0) -> tuple[Embed, str, Path]:
         out: np.ndarray | None = None
         for start in range(0, len(order), BATCH):
             chunk = order[start : start + BATCH]
-            part = encoder.embed_ids([ids[i] for i in chunk])
+            part = encoder.embed_ids([ids[i] for i in chunk])[:, :width]
             if out is None:
                 out = np.zeros((len(texts), part.shape[1]), dtype=np.float32)
             out[chunk] = part

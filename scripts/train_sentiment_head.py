@@ -51,7 +51,7 @@ STEPS = 400
 def main() -> None:
     """Embed the chosen sources, fit the head, report airline AUC, save it, rehash the manifest."""
     args = _parse()
-    embed, model_id, args.models_dir = ps.load_encoder(args.encoder, threads=args.threads)
+    embed, model_id, args.models_dir = ps.load_encoder(args.encoder, threads=args.threads, features=True)
     features, labels, groups = [], [], []
     for name in args.data.split(","):
         texts, names = _read(name, args.sources)

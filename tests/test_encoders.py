@@ -55,11 +55,24 @@ def test_encode_returns_unit_vectors(encoder: TextEncoder) -> None:
     assert encoder.count_tokens([BILLING_EN])[0] < encoder.max_tokens
 
 
+def test_minilm_features_are_the_embedding_then_four_inner_layers(
+    minilm: TextEncoder, e5: TextEncoder
+) -> None:
+    features = minilm.features([BILLING_EN, OUTAGE_EN])
+    assert features.shape == (2, 5 * minilm.dimension)
+    np.testing.assert_array_equal(features[:, : minilm.dimension], minilm.encode([BILLING_EN, OUTAGE_EN]))
+    blocks = features.reshape(2, 5, minilm.dimension)
+    np.testing.assert_allclose(np.linalg.norm(blocks, axis=2), 1.0, atol=1e-4)
+    # The inner layers say something the last one does not: no block repeats the embedding.
+    assert np.all(np.sum(blocks[:, 1:] * blocks[:, :1], axis=2) < 0.99)
+    np.testing.assert_array_equal(e5.features([BILLING_DE]), e5.encode([BILLING_DE]))
+
+
 def test_micro_batcher_gives_each_caller_its_own_embedding(encoder: TextEncoder) -> None:
     texts = [BILLING_EN, OUTAGE_EN, BILLING_DE, "ok"]
     batcher = MicroBatcher(encoder, max_wait_ms=5, runners=2)
     try:
-        batched = batcher.submit_many(texts)
+        batched = batcher.submit_many(texts)[:, : encoder.dimension]
     finally:
         batcher.close()
     alone = np.stack([encoder.encode([t])[0] for t in texts])

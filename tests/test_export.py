@@ -88,15 +88,17 @@ def reference(export_onnx: ModuleType) -> np.ndarray:
     return export_onnx.torch_embeddings(TEXTS, MODELS / "tokenizer.json")
 
 
-def test_int8_encoder_has_two_inputs_and_one_embedding_output() -> None:
+def test_int8_encoder_has_two_inputs_an_embedding_and_layer_features() -> None:
     session = ort.InferenceSession(str(MODELS / "encoder-int8.onnx"), providers=["CPUExecutionProvider"])
 
     assert [(i.name, i.type) for i in session.get_inputs()] == [
         ("input_ids", "tensor(int64)"),
         ("attention_mask", "tensor(int64)"),
     ]
-    (output,) = session.get_outputs()
-    assert (output.name, output.type, output.shape[-1]) == ("sentence_embedding", "tensor(float)", 384)
+    assert [(o.name, o.type, o.shape[-1]) for o in session.get_outputs()] == [
+        ("sentence_embedding", "tensor(float)", 384),
+        ("layer_features", "tensor(float)", 4 * 384),
+    ]
 
 
 def test_int8_encoder_returns_unit_norm_embeddings(export_onnx: ModuleType) -> None:
@@ -106,12 +108,14 @@ def test_int8_encoder_returns_unit_norm_embeddings(export_onnx: ModuleType) -> N
 
     # When the committed int8 model embeds them
     session = ort.InferenceSession(str(MODELS / "encoder-int8.onnx"), providers=["CPUExecutionProvider"])
-    (embeddings,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
+    embeddings, layers = session.run(None, {"input_ids": ids, "attention_mask": mask})
 
-    # Then each row is a finite unit vector of width 384
+    # Then each row is a finite unit vector of width 384, and so is each inner layer's mean
     assert embeddings.shape == (len(TEXTS), 384)
     assert embeddings.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+    blocks = layers.reshape(len(TEXTS), 4, 384)
+    np.testing.assert_allclose(np.linalg.norm(blocks, axis=2), 1.0, atol=1e-5)
 
 
 def test_manifest_hashes_match_the_files(export_onnx: ModuleType, manifest: dict) -> None:

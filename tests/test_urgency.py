@@ -123,8 +123,18 @@ def test_sentiment_head_ranks_angry_above_happy() -> None:
     head = SentimentHead.load(DEFAULT_MODELS_DIR / "sentiment_head.npz")
     angry = ["This is the worst service I have ever used, I am furious.", "Terrible, nobody helps."]
     happy = ["Thank you so much, the new version is wonderful!", "Great support, quick and friendly."]
-    p = head.p_negative(encoder.encode(angry + happy))
+    p = head.p_negative(encoder.features(angry + happy))
     assert p[:2].min() > 0.5 > p[2:].max()
+
+
+def test_heads_read_the_leading_features_they_were_fitted_on() -> None:
+    weights = np.array([[8.0, 0.0], [0.0, 0.0]], np.float32)
+    head = SentimentHead(LinearHead(weights, np.zeros(2, np.float32), ("negative", "other")))
+    # Columns after the head's width (an encoder's extra features) are not read.
+    p = head.p_negative(np.array([[1.0, 0.0, 9.0], [-1.0, 0.0, -9.0]], np.float32))
+    assert p[0] > 0.99 and p[1] < 0.01
+    with pytest.raises(InferenceFailed, match="reads 2 features, the encoder gives 1"):
+        head.p_negative(np.ones((1, 1), np.float32))
 
 
 def test_sentiment_head_needs_a_negative_class() -> None:

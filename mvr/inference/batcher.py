@@ -143,16 +143,16 @@ class MicroBatcher:
         self._thread.start()
 
     def submit(self, text: str, *, timeout_s: float | None = None) -> np.ndarray:
-        """Return the embedding of ``text``, blocking until its batch has run.
+        """Return the encoder's features of ``text`` (``embed_ids``), blocking until its batch has run.
 
         Raises:
             InferenceFailed: The batch failed, the wait timed out, or the batcher is closed.
         """
-        embedding: np.ndarray = self.submit_many([text], timeout_s=timeout_s)[0]
-        return embedding
+        features: np.ndarray = self.submit_many([text], timeout_s=timeout_s)[0]
+        return features
 
     def submit_many(self, texts: Sequence[str], *, timeout_s: float | None = None) -> np.ndarray:
-        """Return embeddings [n, d] of ``texts``; they may share batches with other callers.
+        """Return features [n, d] of ``texts`` (``embed_ids``); they may share batches with other callers.
 
         Raises:
             InferenceFailed: A batch failed, the wait timed out, or the batcher is closed.

@@ -95,12 +95,12 @@ class EmbeddingBackend:
         return self._categories.method
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Return unit-length embeddings [n, d] of ``texts`` through the micro-batcher."""
-        return self._batcher.submit_many(texts)
+        """Return unit-length sentence embeddings [n, d] of ``texts`` through the micro-batcher."""
+        return self._batcher.submit_many(texts)[:, : self.encoder.dimension]
 
     def p_negative(self, texts: Sequence[str]) -> np.ndarray:
         """Return the sentiment head's P(negative) [n] for ``texts``."""
-        return self._sentiment.p_negative(self.embed(texts))
+        return self._sentiment.p_negative(self._batcher.submit_many(texts))
 
     def decide_many(self, texts: Sequence[str]) -> list[Decision]:
         """Return one decision per text; long texts are also read chunk by chunk.
@@ -111,10 +111,10 @@ class EmbeddingBackend:
         if not texts:
             return []
         chunks = [chunk_ticket(t) for t in texts]
-        embeddings = self.embed([*texts, *(c.text for cs in chunks for c in cs)])
-        logits = self._categories.logits(embeddings)
-        p_negative = self._sentiment.p_negative(embeddings)
-        p_high = self._priority.p_high(embeddings) if self._priority is not None else None
+        features = self._batcher.submit_many([*texts, *(c.text for cs in chunks for c in cs)])
+        logits = self._categories.logits(features[:, : self.encoder.dimension])
+        p_negative = self._sentiment.p_negative(features)
+        p_high = self._priority.p_high(features) if self._priority is not None else None
         decisions, offset = [], len(texts)
         for i, (text, ticket_chunks) in enumerate(zip(texts, chunks, strict=True)):
             rest = slice(offset, offset + len(ticket_chunks))

@@ -191,12 +191,20 @@ class Encoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Return embeddings [n, dimension] for ``texts``, padded to the longest as one batch."""
+        return self.features(texts)[:, : self.dimension]
+
+    def features(self, texts: Sequence[str]) -> np.ndarray:
+        """Return the model's features of ``texts`` as one batch (see ``embed_ids``)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return self.embed_ids(self.tokenize(texts))
 
     def embed_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
         """Run one batch of token-id lists, right-padded to the longest.
+
+        Returns the model's outputs side by side: the sentence embedding in the first
+        ``dimension`` columns, then any further output (MiniLM's ``layer_features``, which
+        the sentiment head reads).
 
         Raises:
             InferenceFailed: ONNX Runtime failed.
@@ -212,7 +220,7 @@ class Encoder:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
         try:
             outputs: list[np.ndarray] = self._session.run(None, feeds)
-            return outputs[0]
+            return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=1)
         except Exception as ex:  # onnxruntime raises untyped errors (Fail, InvalidArgument...).
             raise InferenceFailed(f"encoder run failed: {ex}") from ex
 

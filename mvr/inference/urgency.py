@@ -80,7 +80,11 @@ def _unit(value: float) -> float:
 
 
 class _ClassHead:
-    """One column of a ``LinearHead``'s probabilities, named by class."""
+    """One column of a ``LinearHead``'s probabilities, named by class.
+
+    It reads the leading columns of an encoder's features it was fitted on: the sentence
+    embedding alone, or with the encoder's extra features after it (``TextEncoder.features``).
+    """
 
     role = "linear"
     column_class = ""
@@ -96,9 +100,14 @@ class _ClassHead:
         """Read the head from an ``.npz`` file written by ``LinearHead.save``."""
         return cls(LinearHead.load(path))
 
-    def probability(self, embeddings: np.ndarray) -> np.ndarray:
-        """Return P(class) [n] for embeddings [n, d]."""
-        return self._head.predict_proba(embeddings)[:, self._column]
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        """Return P(class) [n] for encoder features [n, >= d]."""
+        width = self._head.weights.shape[0]
+        if features.shape[1] < width:
+            raise InferenceFailed(
+                f"{self.role} head reads {width} features, the encoder gives {features.shape[1]}"
+            )
+        return self._head.predict_proba(features[:, :width])[:, self._column]
 
 
 class SentimentHead(_ClassHead):
@@ -107,9 +116,9 @@ class SentimentHead(_ClassHead):
     role = "sentiment"
     column_class = NEGATIVE
 
-    def p_negative(self, embeddings: np.ndarray) -> np.ndarray:
-        """Return P(negative) [n] for embeddings [n, d]."""
-        return self.probability(embeddings)
+    def p_negative(self, features: np.ndarray) -> np.ndarray:
+        """Return P(negative) [n] for encoder features [n, >= d]."""
+        return self.probability(features)
 
 
 class PriorityHead(_ClassHead):
@@ -118,6 +127,6 @@ class PriorityHead(_ClassHead):
     role = "priority"
     column_class = HIGH
 
-    def p_high(self, embeddings: np.ndarray) -> np.ndarray:
-        """Return P(high) [n] for embeddings [n, d]."""
-        return self.probability(embeddings)
+    def p_high(self, features: np.ndarray) -> np.ndarray:
+        """Return P(high) [n] for encoder features [n, >= d]."""
+        return self.probability(features)
