@@ -3,12 +3,15 @@
 The defaults (``default_categories.json``) were written by the MVR authors.
 Users replace them with their own JSON file (``MVR_CATEGORIES_FILE``): a list of
 objects with ``name``, ``description``, ``examples`` (list of sentences) and
-optional ``keywords`` (used by the keyword baseline).
+optional ``keywords``: words and phrases matched whole and case-insensitively, where a trailing
+``*`` matches any ending (``rechnung*`` finds "Rechnungsadresse"). The keyword baseline routes by
+them, and tickets read by the multilingual encoder count them as evidence (``KeywordPrior``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +31,14 @@ class Category:
     description: str
     examples: tuple[str, ...]
     keywords: tuple[str, ...] = ()
+
+    def keyword_pattern(self) -> re.Pattern[str]:
+        """Return the pattern that finds the keywords (the lower-case name when there are none)."""
+        words = sorted(self.keywords or (self.name.lower(),), key=len, reverse=True)
+        alternatives = "|".join(
+            re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w) for w in words
+        )
+        return re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE)
 
 
 def load_categories(path: Path | None = None) -> list[Category]:

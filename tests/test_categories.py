@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mvr.categories import load_categories
+from mvr.categories import Category, load_categories
 from mvr.config import DEFAULT_MODELS_DIR, Settings
 from mvr.errors import InferenceFailed
-from mvr.inference.category_model import CategoryModel, category_texts
+from mvr.inference.baseline import BaselineClassifier
+from mvr.inference.category_model import CategoryModel, KeywordPrior, category_texts
 from mvr.inference.encoder import Encoder
 from mvr.inference.engine import Engine
 from mvr.inference.linear import LinearHead, fit_softmax
@@ -210,3 +211,36 @@ def test_companion_head_with_a_class_that_is_no_category_is_refused(encoder: Enc
     head = fit_softmax(encoder.encode(["a", "b"]), ["shipping", "billing"], steps=10)
     with pytest.raises(InferenceFailed, match="shipping"):
         CategoryModel.build(load_categories(), encoder.encode, companion=head)
+
+
+def test_keywords_match_whole_words_and_a_trailing_star_any_ending() -> None:
+    category = Category("Billing", "", (), ("rechnung*", "bill", "credit card"))
+    found = category.keyword_pattern().findall(
+        "Rechnungsadresse, RECHNUNG; billing, bill, Credit  card, credit card"
+    )
+    assert found == ["Rechnungsadresse", "RECHNUNG", "bill", "credit card"]
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("Unsere Rechnung wurde doppelt belastet, bitte erstatten Sie den Betrag.", "Billing"),
+        ("Seit dem Update stürzt die Anwendung ab und die Anmeldung schlägt fehl.", "Technical"),
+        ("Me cobraron dos veces la suscripción y quiero un reembolso.", "Billing"),
+        ("La facture de ce mois est fausse, le prélèvement est trop élevé.", "Billing"),
+        ("O aplicativo não sincroniza e a senha não é aceita desde a atualização.", "Technical"),
+        ("Bitte löschen Sie meine personenbezogenen Daten gemäß DSGVO.", "Legal"),
+    ],
+)
+def test_default_keywords_route_tickets_in_german_spanish_french_and_portuguese(
+    text: str, category: str
+) -> None:
+    assert BaselineClassifier(load_categories()).decide(text).category == category
+
+
+def test_keyword_prior_counts_each_categorys_keywords_up_to_its_cap() -> None:
+    categories = [Category("Billing", "", (), ("rechnung*",)), Category("Technical", "", (), ("fehler*",))]
+    prior = KeywordPrior(categories, weight=0.5, cap=2)
+    counts = prior.counts(["Rechnung, Rechnungen und Rechnungsadresse", "Ein Fehler.", "Hallo"])
+    assert counts.tolist() == [[3, 0], [0, 1], [0, 0]]
+    assert prior.logits(counts).tolist() == [[1.0, 0.0], [0.0, 0.5], [0.0, 0.0]]

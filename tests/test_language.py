@@ -86,6 +86,20 @@ def test_german_tickets_are_routed_by_prototypes_and_the_shipped_head(engine: En
     assert technical.category == "Technical"
 
 
+def test_keywords_count_as_evidence_for_non_english_tickets_only(engine: Engine) -> None:
+    german, english = engine.decide_many(
+        [
+            "Bitte senden Sie uns eine Kopie der Rechnung und eine Gutschrift für die doppelte Abbuchung.",
+            "Please send us a copy of the invoice and a credit note for the double charge.",
+        ]
+    )
+    # Then the German ticket's explanation shows the keywords found, per category
+    assert german.explanation["category_keywords"] == {"Billing": 3, "Technical": 0, "Legal": 0}
+    assert german.category == "Billing"
+    # and English tickets are routed by the encoder alone
+    assert "category_keywords" not in english.explanation
+
+
 def test_custom_categories_bypass_the_shipped_head(tmp_path: Path) -> None:
     # Given categories of the user's own (the head was fitted for the defaults only)
     path = tmp_path / "cats.json"

@@ -36,7 +36,7 @@ class BaselineClassifier:
 
     def __init__(self, categories: Sequence[Category]) -> None:
         self._categories = list(categories)
-        self._patterns = [_keyword_pattern(c) for c in self._categories]
+        self._patterns = [c.keyword_pattern() for c in self._categories]
 
     def decide(self, text: str, *, fallback_reason: str | None = None) -> Decision:
         """Return the baseline decision for ``text``.
@@ -45,7 +45,7 @@ class BaselineClassifier:
             text: The ticket text (subject, body and description joined).
             fallback_reason: Why the baseline answers instead of a model, if it does.
         """
-        counts = [len(p.findall(text)) if p else 0 for p in self._patterns]
+        counts = [len(p.findall(text)) for p in self._patterns]
         names = [c.name for c in self._categories]
         cues = match_cues(text)
         tone = len(_NEGATIVE_WORDS.findall(text))
@@ -66,14 +66,6 @@ class BaselineClassifier:
             Explained("baseline", MODEL_NAME, MODEL_VERSION, urgency, fallback_reason),
             category_evidence=dict(zip(names, counts, strict=True)),
         )
-
-
-def _keyword_pattern(category: Category) -> re.Pattern[str] | None:
-    words = sorted(category.keywords or (category.name.lower(),), key=len, reverse=True)
-    if not words:
-        return None
-    alternatives = "|".join(re.escape(w) for w in words)
-    return re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE)
 
 
 def _softmax(counts: list[int]) -> list[float]:

@@ -13,6 +13,10 @@ An encoder may ship a *companion* head fitted on public tickets for some of the
 default categories (``category_head.npz``). When given, it re-ranks the
 categories it knows by the sum of its and the prototypes' log-probabilities;
 whether one of them wins over the other categories stays the prototypes' call.
+
+Tickets read by the multilingual encoder also weigh the categories' keywords (``KeywordPrior``):
+English category texts are a weak zero-shot signal for them, and the keywords are written in
+their languages too.
 """
 
 from __future__ import annotations
@@ -25,13 +29,25 @@ from mvr.categories import Category
 from mvr.errors import InferenceFailed
 from mvr.inference.linear import LinearHead, softmax
 
-__all__ = ["DEFAULT_TEMPERATURE", "DEFAULT_TOP_K", "CategoryModel", "category_texts"]
+__all__ = [
+    "DEFAULT_TEMPERATURE",
+    "DEFAULT_TOP_K",
+    "KEYWORD_CAP",
+    "KEYWORD_WEIGHT",
+    "CategoryModel",
+    "KeywordPrior",
+    "category_texts",
+]
 
 #: Softmax temperature over centred cosine similarities; lower makes probabilities sharper.
 DEFAULT_TEMPERATURE = 0.05
 #: Texts per category whose similarities are averaged. 3 beat 1 (the closest text) and 5 on
 #: tickets_dev and the external set (benchmarks/RESULTS.md "Routing quality").
 DEFAULT_TOP_K = 3
+#: Logit added per keyword found, and the most keywords counted per category. Chosen on
+#: tickets_multilingual_dev (benchmarks/RESULTS.md "Keywords as evidence on the multilingual route").
+KEYWORD_WEIGHT = 0.5
+KEYWORD_CAP = 3
 
 
 def category_texts(category: Category) -> list[str]:
@@ -129,6 +145,26 @@ class CategoryModel:
             others = np.concatenate([a for j, a in enumerate(self._anchors) if j != i])
             offsets.append(self._raw_similarities(others)[:, i].mean())
         return np.array(offsets, dtype=np.float32)
+
+
+class KeywordPrior:
+    """Logits from the categories' keywords found in a text; immutable and thread-safe."""
+
+    def __init__(
+        self, categories: Sequence[Category], *, weight: float = KEYWORD_WEIGHT, cap: int = KEYWORD_CAP
+    ) -> None:
+        self._patterns = [c.keyword_pattern() for c in categories]
+        self._weight = weight
+        self._cap = cap
+
+    def counts(self, texts: Sequence[str]) -> np.ndarray:
+        """Return how often each category's keywords occur in each text, [n, k]."""
+        return np.array([[len(p.findall(t)) for p in self._patterns] for t in texts], dtype=np.int64)
+
+    def logits(self, counts: np.ndarray) -> np.ndarray:
+        """Return the logits [n, k] to add for keyword ``counts`` [n, k]."""
+        bonus: np.ndarray = self._weight * np.minimum(counts, self._cap)
+        return bonus
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -12,7 +12,7 @@ from mvr.categories import Category, load_categories
 from mvr.errors import InferenceFailed
 from mvr.inference.backend import Explained, make_decision
 from mvr.inference.batcher import MicroBatcher, runner_layout
-from mvr.inference.category_model import CategoryModel
+from mvr.inference.category_model import CategoryModel, KeywordPrior
 from mvr.inference.chunking import Chunk, PooledScores, chunk_ticket, chunks_explanation, pool_scores
 from mvr.inference.encoder import Manifest
 from mvr.inference.encoders import TextEncoder, encoder_dir, load_encoder
@@ -41,6 +41,7 @@ class EmbeddingBackend:
         sentiment: SentimentHead,
         encoder: TextEncoder,
         priority: PriorityHead | None = None,
+        keywords: KeywordPrior | None = None,
     ) -> None:
         self._batcher = batcher
         self._categories = categories
@@ -48,6 +49,7 @@ class EmbeddingBackend:
         #: The encoder that embeds every ticket and its chunks.
         self.encoder = encoder
         self._priority = priority
+        self._keywords = keywords
 
     @classmethod
     def load(
@@ -60,7 +62,8 @@ class EmbeddingBackend:
     ) -> EmbeddingBackend:
         """Load and check the encoder (default ``MVR_ENCODER``), the heads and the prototypes.
 
-        The backend of non-English tickets (``multilingual``) also uses the encoder's category head.
+        The backend of non-English tickets (``multilingual``) also uses the encoder's category head
+        and the categories' keywords, unless a head fitted by ``mvr fit`` decides.
 
         Raises:
             InferenceFailed: A model file is missing, changed or unreadable.
@@ -80,6 +83,7 @@ class EmbeddingBackend:
         head = LinearHead.load(settings.category_head) if settings.category_head else None
         companion = _companion_head(directory, categories) if multilingual and head is None else None
         model = CategoryModel.build(categories, encoder.encode, head=head, companion=companion)
+        keywords = KeywordPrior(categories) if multilingual and head is None else None
         batcher = MicroBatcher(
             encoder,
             max_batch=settings.batch_max_size,
@@ -87,7 +91,7 @@ class EmbeddingBackend:
             max_wait_ms=settings.batch_max_wait_ms,
             runners=runners,
         )
-        return cls(batcher, model, sentiment, encoder, priority)
+        return cls(batcher, model, sentiment, encoder, priority, keywords)
 
     @property
     def category_method(self) -> str:
@@ -111,8 +115,13 @@ class EmbeddingBackend:
         if not texts:
             return []
         chunks = [chunk_ticket(t) for t in texts]
-        features = self._batcher.submit_many([*texts, *(c.text for cs in chunks for c in cs)])
+        every_text = [*texts, *(c.text for cs in chunks for c in cs)]
+        features = self._batcher.submit_many(every_text)
         logits = self._categories.logits(features[:, : self.encoder.dimension])
+        keyword_counts = None
+        if self._keywords is not None:
+            keyword_counts = self._keywords.counts(every_text)
+            logits = logits + self._keywords.logits(keyword_counts)
         p_negative = self._sentiment.p_negative(features)
         p_high = self._priority.p_high(features) if self._priority is not None else None
         decisions, offset = [], len(texts)
@@ -121,7 +130,8 @@ class EmbeddingBackend:
             pooled = pool_scores(logits[i], logits[rest], float(p_negative[i]), p_negative[rest])
             # Like P(negative), P(high) is the most urgent of the whole text and its chunks.
             high = None if p_high is None else float(p_high[rest].max(initial=p_high[i]))
-            decisions.append(self._decision(text, pooled, ticket_chunks, high))
+            counts = None if keyword_counts is None else keyword_counts[i]
+            decisions.append(self._decision(text, pooled, ticket_chunks, high, counts))
             offset = rest.stop
         return decisions
 
@@ -130,11 +140,20 @@ class EmbeddingBackend:
         self._batcher.close()
 
     def _decision(
-        self, text: str, pooled: PooledScores, chunks: Sequence[Chunk], p_high: float | None
+        self,
+        text: str,
+        pooled: PooledScores,
+        chunks: Sequence[Chunk],
+        p_high: float | None,
+        keyword_counts: np.ndarray | None,
     ) -> Decision:
         s, urgency = combine_urgency(pooled.p_negative, text, p_high)
         probs = softmax(pooled.logits[None, :])[0]
         top, runner_up = np.sort(probs)[::-1][:2]
+        keywords: dict[str, Any] = {}
+        if keyword_counts is not None:
+            names = self._categories.names
+            keywords["category_keywords"] = dict(zip(names, keyword_counts.tolist(), strict=True))
         return make_decision(
             self._categories.names,
             probs,
@@ -144,6 +163,7 @@ class EmbeddingBackend:
             category_margin=round(float(top - runner_up), 4),
             unsure=bool(top - runner_up < UNSURE_MARGIN),
             chunks=chunks_explanation(chunks, pooled),
+            **keywords,
         )
 
 
