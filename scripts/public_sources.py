@@ -81,6 +81,33 @@ class GitSource:
                 if member.isfile()
             }
 
+    def read_many(self, sources: Path, folder: str) -> dict[str, str]:
+        """Return the text of every file directly in ``folder`` (not below it), by file name."""
+        git_dir = str(self.git_dir(sources))
+        listing = subprocess.run(
+            ["git", "--git-dir", git_dir, "ls-tree", f"{self.commit}:{folder}"],
+            capture_output=True,
+            check=False,
+        )
+        if listing.returncode != 0:
+            why = listing.stderr.decode().strip()
+            raise FileNotFoundError(f"{self.repo}@{self.commit[:8]}:{folder}: {why}")
+        entries = [line.split(None, 3) for line in listing.stdout.decode().splitlines()]
+        names = sorted(name for _, kind, _, name in entries if kind == "blob")
+        done = subprocess.run(
+            ["git", "--git-dir", git_dir, "cat-file", "--batch"],
+            input="".join(f"{self.commit}:{folder}/{name}\n" for name in names).encode(),
+            capture_output=True,
+            check=True,
+        )
+        out, at = {}, 0
+        for name in names:
+            header_end = done.stdout.index(b"\n", at)
+            size = int(done.stdout[at:header_end].split()[2])
+            out[name] = done.stdout[header_end + 1 : header_end + 1 + size].decode("utf-8")
+            at = header_end + 2 + size
+        return out
+
     def git_dir(self, sources: Path) -> Path:
         """The Git directory of this repository under ``sources``."""
         owner, name = self.repo.split("/")
@@ -306,6 +333,80 @@ def jira_issues(sources: Path, files: dict[str, tuple[GitSource, str]]) -> dict[
     return projects
 
 
+#: More Apache Jira issues for the priority head (``train_urgency_head.py --data apache``).
+JIRA_SPEAR = GitSource(
+    "SPEAR-SE/LogInBugReportsEmpirical_Data",
+    "ab9603c66899b48b0b86bdf63ae7f7a604212b29",
+    "Apache ActiveMQ, Hive, Storm and ZooKeeper bug reports from the ASF's public Jira (REST API JSON), "
+    "collected for 'logs in bug reports' research (SPEAR lab, Concordia); the repository states no licence",
+)
+#: Folders of JIRA_SPEAR read (one ``KEY-N.json`` per issue; its Hadoop, HDFS, MapReduce and YARN
+#: folders are never read).
+SPEAR_FOLDERS = tuple(f"bug_reports/{name}" for name in ("ActiveMQ", "Hive", "Storm", "Zookeeper"))
+JIRA_HIGH_IMPACT = GitSource(
+    "luisarojas/bug-priority-prediction",
+    "9954928c94641bd85eaa09b27b0f48e2f296ba51",
+    "Ohira et al., 'A Dataset of High Impact Bugs: Manually-Classified Issue Reports' (MSR 2015): Apache "
+    "Ambari, Camel, Derby and Wicket issues from the ASF's public Jira (cite the paper); repository MIT",
+)
+#: Files of JIRA_HIGH_IMPACT by project (CSV with ``\r`` line ends; commas in texts written as spaces).
+HIGH_IMPACT_FILES = {p.upper(): f"dataset/_{p}.csv" for p in ("ambari", "camel", "derby", "wicket")}
+JIRA_ZOOKEEPER_NEW = GitSource(
+    "prab0007al/jira_scraper",
+    "b95441be60d320732c38327372a35362df4c1c6d",
+    "Apache ZooKeeper issues (REST API pages) from the ASF's public Jira; repository MIT, the data states "
+    "no licence",
+)
+ZOOKEEPER_PAGES = tuple(f"data/ZOOKEEPER_page_{i}.json" for i in range(4))
+#: Apache projects never trained on: the evaluation ones and Hadoop's (reserved elsewhere).
+APACHE_EXCLUDED = frozenset({"NUTCH", "KAFKA", "SPARK", "HADOOP", "HDFS", "MAPREDUCE", "YARN", "COMMON"})
+
+
+def apache_issues(sources: Path) -> dict[str, list[tuple[str, str]]]:
+    """(title + description, Jira priority) per project of the JIRA_SPEAR, JIRA_HIGH_IMPACT and
+    JIRA_ZOOKEEPER_NEW issues, deduplicated by issue key (first source wins), APACHE_EXCLUDED left out.
+    """
+    issues: dict[str, tuple[str, str]] = {}
+
+    def add(key: str, title: str, description: str, priority: str) -> None:
+        text = f"{title.strip()}\n{description.strip()}".strip()
+        if key not in issues and text and priority.strip():
+            issues[key] = (text, priority.strip())
+
+    def add_rest(issue: dict[str, object]) -> None:
+        fields = issue["fields"]
+        assert isinstance(fields, dict)
+        add(
+            str(issue["key"]),
+            fields.get("summary") or "",
+            fields.get("description") or "",
+            (fields.get("priority") or {}).get("name") or "",
+        )
+
+    for folder in SPEAR_FOLDERS:
+        for text in JIRA_SPEAR.read_many(sources, folder).values():
+            add_rest(json.loads(text))
+    for project, path in HIGH_IMPACT_FILES.items():
+        rows = list(csv.reader(JIRA_HIGH_IMPACT.read(sources, path).lstrip("\ufeff").splitlines()))
+        column = {_column_name(name): i for i, name in reversed(list(enumerate(rows[0])))}
+        for r in rows[1:]:
+            add(
+                f"{project}-{r[column['issueid']].strip()}",
+                r[column["summary"]],
+                r[column["description"]],
+                r[column["priority"]],
+            )
+    for path in ZOOKEEPER_PAGES:
+        for issue in json.loads(JIRA_ZOOKEEPER_NEW.read(sources, path)):
+            add_rest(issue)
+    projects: dict[str, list[tuple[str, str]]] = {}
+    for key in sorted(issues):
+        project = key.rsplit("-", 1)[0]
+        if project not in APACHE_EXCLUDED:
+            projects.setdefault(project, []).append(issues[key])
+    return dict(sorted(projects.items()))
+
+
 #: Tobi Bueck's "Customer Support Tickets" (synthetic tickets with queue and language), as copied to GitHub.
 TOBI_BUECK = GitSource(
     "kishorekumar1111/Ticket-Hackthon",
@@ -425,6 +526,11 @@ def record_head(models_dir: Path, file_name: str, info: dict[str, object]) -> No
         [sys.executable, str(ROOT / "scripts" / "export_onnx.py"), "--rehash", "--out", str(models_dir)],
         check=True,
     )
+
+
+def _column_name(name: str) -> str:
+    """A CSV header in one spelling: ``issue_id``, ``IssueId `` and ``issueid`` are the same."""
+    return name.strip().lower().replace("_", "")
 
 
 def _lines(text: str) -> list[str]:
