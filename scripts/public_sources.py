@@ -17,6 +17,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -535,3 +536,136 @@ def _column_name(name: str) -> str:
 
 def _lines(text: str) -> list[str]:
     return [line for line in text.split("\n") if line.strip()]
+
+
+# --- English category head (billing / technical / legal) ------------------------------------------------
+
+#: Google's Schema-Guided Dialogue (DSTC8; not DSTC11): user requests of its Banks and Payment services.
+SGD = GitSource(
+    "google-research-datasets/dstc8-schema-guided-dialogue",
+    "e852981ae34990f4358979625854259302feaa78",
+    "CC BY-SA 4.0 (repository LICENSE.txt); Rastogi et al. (2020), Schema-Guided Dialogue",
+)
+#: The SGD dialogue files holding Banks_1, Banks_2 or Payment_1 dialogues (the others are not read).
+SGD_FILES = (
+    *(f"dev/dialogues_{i:03d}.json" for i in (4, 5, 8, 9, 11, 12)),
+    *(f"test/dialogues_{i:03d}.json" for i in (8, 13, 24, 25)),
+    *(f"train/dialogues_{i:03d}.json" for i in (32, 39, 40, 64, 65, 96, 97, 98, 99)),
+)
+SGD_SERVICES = ("Banks_1", "Banks_2", "Payment_1")
+
+#: PolyAI's NLU++ (banking domain; not BANKING77): multi-label intents of online-banking queries.
+NLUPP = GitSource(
+    "PolyAI-LDN/task-specific-datasets",
+    "57ec275d8078af65b7731c2a98be812d844a6d6b",
+    "CC BY 4.0 (repository LICENSE); Casanueva et al. (2022), NLU++",
+)
+NLUPP_FILES = tuple(f"nlupp/data/banking/fold{i}.json" for i in range(20))
+#: NLU++ intents that make a query billing (money moved, charged, owed or refunded).
+NLUPP_BILLING = frozenset(
+    {
+        "transfer_payment_deposit",
+        "fees_interests",
+        "balance",
+        "refund",
+        "direct_debit",
+        "standing_order",
+        "overdraft",
+    }
+)
+#: NLU++ intents that make a query technical (PIN / card access), when no billing intent is present.
+NLUPP_TECHNICAL = frozenset({"pin"})
+
+#: Stack Exchange questions (Ask Ubuntu, Web Applications) of Braun et al. (SIGdial 2017).
+SEBIS = GitSource(
+    "sebischair/NLU-Evaluation-Corpora",
+    "9bac08b980f0f570c4166e2d7243c2971df50d8f",
+    "CC BY-SA 3.0 (repository README and LICENSE); questions from askubuntu.com and "
+    "webapps.stackexchange.com",
+)
+SEBIS_FILES = ("AskUbuntuCorpus.json", "WebApplicationsCorpus.json")
+
+#: PrivacyQA: crowd-written questions about mobile apps' privacy policies (not OPP-115's policies).
+PRIVACYQA = GitSource(
+    "AbhilashaRavichander/PrivacyQA_EMNLP",
+    "5178ff3eaf61cbdaea03d85ff23b676b3fea451f",
+    "MIT (repository LICENSE); Ravichander et al. (EMNLP 2019), Question Answering for Privacy Policies",
+)
+PRIVACYQA_FILES = tuple(
+    f"data/meta-annotations/OPP-115 Annotations/{split}_opp_annotations.csv" for split in ("train", "test")
+)
+#: Question categories (OPP-115 scheme) that make a PrivacyQA question a privacy/legal one.
+PRIVACYQA_LEGAL = ("first", "third", "datasecurity", "dataretention", "user_access", "user_choice")
+
+#: Terms of Service; Didn't Read: clauses quoted from services' terms and privacy policies.
+TOSDR = GitSource(
+    "tosdr/tosdr.org",
+    "6cb7f74e02c98cbfb1feb323444ee95e91b47a2c",
+    "ToS;DR data (the points' JSON) CC BY-SA, site code AGPL-3.0 (repository README); the quotes are "
+    "excerpts of the services' own terms",
+)
+TOSDR_POINTS = "src/points"
+
+
+def sgd_requests(sources: Path, source: GitSource = SGD) -> list[tuple[str, str]]:
+    """(utterance, ``SGD service:intent``) of the user turn that opens each Banks/Payment intent."""
+    rows = []
+    for path in SGD_FILES:
+        for dialogue in json.loads(source.read(sources, path)):
+            seen: set[tuple[str, str]] = set()
+            for turn in dialogue["turns"]:
+                if turn["speaker"] != "USER":
+                    continue
+                for frame in turn["frames"]:
+                    key = (frame["service"], frame["state"]["active_intent"])
+                    if key[0] in SGD_SERVICES and key[1] != "NONE" and key not in seen:
+                        seen.add(key)
+                        rows.append((turn["utterance"].strip(), ":".join(key)))
+    return rows
+
+
+def nlupp_queries(sources: Path, source: GitSource = NLUPP) -> list[tuple[str, str]]:
+    """(query, ``billing`` | ``technical``) of the NLU++ banking queries that map to a category."""
+    rows = []
+    for path in NLUPP_FILES:
+        for item in json.loads(source.read(sources, path)):
+            intents = set(item.get("intents", []))
+            if intents & NLUPP_BILLING:
+                rows.append((item["text"].strip(), "billing"))
+            elif intents & NLUPP_TECHNICAL:
+                rows.append((item["text"].strip(), "technical"))
+    return rows
+
+
+def sebis_questions(sources: Path, source: GitSource = SEBIS) -> list[tuple[str, str]]:
+    """(question, corpus intent) of the Ask Ubuntu and Web Applications corpora."""
+    return [
+        (s["text"].strip(), s.get("intent") or "None")
+        for path in SEBIS_FILES
+        for s in json.loads(source.read(sources, path))["sentences"]
+    ]
+
+
+def privacyqa_questions(sources: Path, source: GitSource = PRIVACYQA) -> list[tuple[str, str]]:
+    """(question, its OPP-115-scheme categories) of the PrivacyQA questions with a privacy category."""
+    rows = []
+    for path in PRIVACYQA_FILES:
+        for r in csv.DictReader(io.StringIO(source.read(sources, path), newline=""), delimiter="\t"):
+            labels = [c for c in PRIVACYQA_LEGAL if (r.get(c) or "").strip() == "1"]
+            if labels and (r.get("Query") or "").strip():
+                rows.append((r["Query"].strip(), "+".join(labels)))
+    return rows
+
+
+def tosdr_quotes(sources: Path, source: GitSource = TOSDR) -> list[tuple[str, str]]:
+    """(quoted clause, point id) of the ToS;DR points with a quote, moderated and not marked irrelevant."""
+    rows = []
+    for name, text in sorted(source.read_folder(sources, TOSDR_POINTS).items()):
+        if not name.endswith(".json"):
+            continue
+        point = json.loads(text)
+        quote = " ".join(re.sub(r"<[^>]*>", " ", str(point.get("quoteText") or "")).split())
+        if (point.get("tosdr") or {}).get("irrelevant") or point.get("needModeration") or len(quote) < 40:
+            continue
+        rows.append((quote, str(point.get("id", name))))
+    return rows
