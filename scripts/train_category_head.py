@@ -106,6 +106,7 @@ def multilingual(args: argparse.Namespace) -> None:
         info = {
             "command": "python scripts/train_category_head.py " + " ".join(sys.argv[1:]),
             "classes": list(CLASSES),
+            "route": "multilingual",
             "queues": QUEUES,
             "rows": dict(sorted(Counter(r["category"] for r in rows).items())),
             "sources": {"tobi_bueck_german": ps.source_entry(ps.TOBI_BUECK, [TRAIN_FILE])},
@@ -241,6 +242,7 @@ def english(args: argparse.Namespace) -> None:
         info = {
             "command": "python scripts/train_category_head.py " + " ".join(sys.argv[1:]),
             "classes": list(ENGLISH_CLASSES),
+            "route": "english",
             "rows": {f"{s}:{c}": n for (s, c), n in sorted(counts.items())},
             "sources": english_source_entries(mix),
             "fit": {

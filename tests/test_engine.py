@@ -49,7 +49,7 @@ def test_decision_format(engine: Engine) -> None:
         sha = manifest["files"]["encoder-int8.onnx"]["sha256"]
         assert explanation["model_version"] == f"{manifest['source']['version']}+{sha[:8]}"
         assert explanation["fallback"] is False and explanation["fallback_reason"] is None
-        assert explanation["category_method"] == "prototypes"
+        assert explanation["category_method"] == "prototypes+head"
         assert set(explanation["urgency"]) == {
             "sentiment_negative",
             "priority_high",

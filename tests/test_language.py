@@ -67,7 +67,7 @@ def test_unknown_multilingual_encoder_is_refused() -> None:
 
 
 def test_router_reports_the_english_backends_category_method(engine: Engine) -> None:
-    assert engine.backend.category_method == "prototypes"  # type: ignore[attr-defined]
+    assert engine.backend.category_method == "prototypes+head"  # type: ignore[attr-defined]
 
 
 def test_german_tickets_are_routed_by_prototypes_and_the_shipped_head(engine: Engine) -> None:
@@ -98,6 +98,17 @@ def test_keywords_count_as_evidence_for_non_english_tickets_only(engine: Engine)
     assert german.category == "Billing"
     # and English tickets are routed by the encoder alone
     assert "category_keywords" not in english.explanation
+
+
+def test_a_head_fitted_for_non_english_tickets_is_not_used_on_english_ones() -> None:
+    # Given e5-small reading every ticket: its shipped head was fitted for the multilingual route
+    engine = Engine.from_settings(Settings(encoder="e5-small"))
+    try:
+        decision = engine.decide("Our invoice was charged twice, please refund the amount.")
+    finally:
+        engine.close()
+    assert decision.explanation["model"].startswith("multilingual-e5-small")
+    assert decision.explanation["category_method"] == "prototypes"
 
 
 def test_custom_categories_bypass_the_shipped_head(tmp_path: Path) -> None:

@@ -62,8 +62,9 @@ class EmbeddingBackend:
     ) -> EmbeddingBackend:
         """Load and check the encoder (default ``MVR_ENCODER``), the heads and the prototypes.
 
-        The backend of non-English tickets (``multilingual``) also uses the encoder's category head
-        and the categories' keywords, unless a head fitted by ``mvr fit`` decides.
+        Unless a head fitted by ``mvr fit`` decides, the prototypes are combined with the encoder's
+        category head when it was fitted for this route (English, or ``multilingual`` for non-English
+        tickets), and the multilingual route also weighs the categories' keywords.
 
         Raises:
             InferenceFailed: A model file is missing, changed or unreadable.
@@ -81,7 +82,8 @@ class EmbeddingBackend:
             Manifest.load(directory).verify(PRIORITY_HEAD)
             priority = PriorityHead.load(directory / PRIORITY_HEAD)
         head = LinearHead.load(settings.category_head) if settings.category_head else None
-        companion = _companion_head(directory, categories) if multilingual and head is None else None
+        route = "multilingual" if multilingual else "english"
+        companion = _companion_head(directory, categories, route) if head is None else None
         model = CategoryModel.build(categories, encoder.encode, head=head, companion=companion)
         keywords = KeywordPrior(categories) if multilingual and head is None else None
         batcher = MicroBatcher(
@@ -167,13 +169,17 @@ class EmbeddingBackend:
         )
 
 
-def _companion_head(directory: Path, categories: Sequence[Category]) -> LinearHead | None:
-    """The encoder's category head, if it ships one and ``categories`` are the defaults it was fitted for.
+def _companion_head(directory: Path, categories: Sequence[Category], route: str) -> LinearHead | None:
+    """The encoder's category head, if it ships one fitted for ``route`` and ``categories`` are the
+    defaults it was fitted for (its manifest entry under ``heads`` names the route).
 
     Raises:
         InferenceFailed: The head's file changed or is unreadable.
     """
     if not (directory / CATEGORY_HEAD).is_file() or list(categories) != load_categories():
         return None
-    Manifest.load(directory).verify(CATEGORY_HEAD)
+    manifest = Manifest.load(directory)
+    if manifest.data.get("heads", {}).get(CATEGORY_HEAD, {}).get("route") != route:
+        return None
+    manifest.verify(CATEGORY_HEAD)
     return LinearHead.load(directory / CATEGORY_HEAD)
