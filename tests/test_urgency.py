@@ -12,7 +12,7 @@ from mvr.errors import InferenceFailed
 from mvr.inference.cues import LANGUAGES, cue_score, match_cues
 from mvr.inference.encoder import Encoder
 from mvr.inference.linear import LinearHead
-from mvr.inference.urgency import FORMULA, SentimentHead, combine_urgency
+from mvr.inference.urgency import FORMULA, FORMULA_WITH_PRIORITY, SentimentHead, combine_urgency
 
 #: (language, ticket, cues it must raise): one outage-and-locked-out ticket and one more per language.
 URGENT_TICKETS = [
@@ -59,6 +59,17 @@ CALM_TICKETS = [
 def test_combine_urgency_follows_the_formula(p_negative: float, text: str, expected: float) -> None:
     s, _ = combine_urgency(p_negative, text)
     assert s == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("p_negative", "p_high", "expected"),
+    [(1.0, 0.0, 0.2), (0.0, 0.5, 0.5), (0.0, 1.0, 1.0), (1.0, 0.5, 1 - 0.8 * 0.5)],
+)
+def test_with_a_priority_head_tone_weighs_less(p_negative: float, p_high: float, expected: float) -> None:
+    s, explanation = combine_urgency(p_negative, "A question about fonts.", p_high)
+    assert s == pytest.approx(expected)
+    assert explanation["formula"] == FORMULA_WITH_PRIORITY
+    assert explanation["priority_high"] == p_high
 
 
 def test_explanation_shows_each_part() -> None:

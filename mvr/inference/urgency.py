@@ -1,9 +1,10 @@
 """Urgency S: sentiment head on the embedding, an optional priority head, and urgency cues.
 
-S = 1 - (1 - SENTIMENT_WEIGHT * P(negative)) * (1 - PRIORITY_WEIGHT * P(high)) * (1 - cue_score).
+S = 1 - (1 - w_s * P(negative)) * (1 - PRIORITY_WEIGHT * P(high)) * (1 - cue_score).
 Each part is evidence in [0, 1], combined as independent evidence, so S stays in [0, 1] and a very
 negative tone, a ticket that reads like the high-priority ones, or a strong cue alone can make a
-ticket urgent. Without a priority head the middle factor is 1 (the seed's formula).
+ticket urgent. Without a priority head the middle factor is 1 and w_s is ``SENTIMENT_WEIGHT`` (the
+seed's formula); with one, tone weighs ``SENTIMENT_WEIGHT_WITH_PRIORITY``.
 """
 
 from __future__ import annotations
@@ -22,21 +23,25 @@ __all__ = [
     "FORMULA_WITH_PRIORITY",
     "PRIORITY_WEIGHT",
     "SENTIMENT_WEIGHT",
+    "SENTIMENT_WEIGHT_WITH_PRIORITY",
     "PriorityHead",
     "SentimentHead",
     "combine_urgency",
 ]
 
-#: How much a surely negative tone alone counts as urgency evidence.
+#: How much a surely negative tone alone counts as urgency evidence, without a priority head.
 SENTIMENT_WEIGHT = 0.6
-#: How much a ticket surely like the high-priority ones alone counts as urgency evidence.
-PRIORITY_WEIGHT = 0.6
+#: With a priority head: how much a ticket surely like the high-priority ones alone counts, and tone.
+#: Chosen on out-of-fold P(high) of the head's ten training projects (mean per-project ROC AUC of S;
+#: benchmarks/RESULTS.md "Urgency weights with the ten-project priority head").
+PRIORITY_WEIGHT = 1.0
+SENTIMENT_WEIGHT_WITH_PRIORITY = 0.2
 #: The formula, as shown in every decision's explanation (no priority head).
 FORMULA = f"S = 1 - (1 - {SENTIMENT_WEIGHT} * sentiment_negative) * (1 - cue_score)"
 #: The formula with a priority head.
 FORMULA_WITH_PRIORITY = (
-    f"S = 1 - (1 - {SENTIMENT_WEIGHT} * sentiment_negative) * (1 - {PRIORITY_WEIGHT} * priority_high)"
-    " * (1 - cue_score)"
+    f"S = 1 - (1 - {SENTIMENT_WEIGHT_WITH_PRIORITY} * sentiment_negative)"
+    f" * (1 - {PRIORITY_WEIGHT} * priority_high) * (1 - cue_score)"
 )
 #: Class name of the negative class in the sentiment head.
 NEGATIVE = "negative"
@@ -61,7 +66,8 @@ def combine_urgency(
     p = _unit(p_negative)
     cues = match_cues(text)
     cues_part = cue_score(cues)
-    remaining = (1.0 - SENTIMENT_WEIGHT * p) * (1.0 - cues_part)
+    weight = SENTIMENT_WEIGHT if p_high is None else SENTIMENT_WEIGHT_WITH_PRIORITY
+    remaining = (1.0 - weight * p) * (1.0 - cues_part)
     explanation: dict[str, Any] = {"sentiment_negative": round(p, 4)}
     if p_high is not None:
         high = _unit(p_high)
