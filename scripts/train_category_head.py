@@ -1,4 +1,4 @@
-"""Train the category head an encoder ships: billing vs technical, fitted on public non-English tickets.
+"""Train the category head an encoder ships: English (MiniLM) or non-English tickets (e5-small).
 
 Usage:
     .venv/bin/python scripts/train_category_head.py [--encoder e5-small] [--sources /work/.mirror]
