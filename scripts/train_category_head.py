@@ -95,26 +95,17 @@ def multilingual(args: argparse.Namespace) -> None:
         class_weight="balanced",
     )
     figures = dev_figures(head, embed, model_id, args.cache)
-    for method, by_language in figures.items():
-        print(f"{method:<16} " + "  ".join(f"{k} {v:.3f}" for k, v in by_language.items()))
-    if args.dry_run:
-        return
-    out = args.out or args.models_dir / CATEGORY_HEAD
-    head.save(out)
-    print(f"wrote {out}")
-    if args.out is None:
-        info = {
-            "command": "python scripts/train_category_head.py " + " ".join(sys.argv[1:]),
-            "classes": list(CLASSES),
-            "route": "multilingual",
-            "queues": QUEUES,
-            "rows": dict(sorted(Counter(r["category"] for r in rows).items())),
-            "sources": {"tobi_bueck_german": ps.source_entry(ps.TOBI_BUECK, [TRAIN_FILE])},
-            "note": "fitted weights only; no ticket text is shipped. Combined with the prototypes "
-            "for MVR's default categories only; Legal comes from the prototypes.",
-            "tickets_multilingual_dev_macro_f1": figures,
-        }
-        ps.record_head(args.models_dir, out.name, info)
+    info: dict[str, object] = {
+        "classes": list(CLASSES),
+        "route": "multilingual",
+        "queues": QUEUES,
+        "rows": dict(sorted(Counter(r["category"] for r in rows).items())),
+        "sources": {"tobi_bueck_german": ps.source_entry(ps.TOBI_BUECK, [TRAIN_FILE])},
+        "note": "fitted weights only; no ticket text is shipped. Combined with the prototypes "
+        "for MVR's default categories only; Legal comes from the prototypes.",
+        "tickets_multilingual_dev_macro_f1": figures,
+    }
+    save_head(args, head, figures, info)
 
 
 def training_rows(sources: Path) -> tuple[list[dict[str, str]], int]:
@@ -231,33 +222,41 @@ def english(args: argparse.Namespace) -> None:
     figures = route_figures(
         {"prototypes": None, "prototypes+head": head}, categories, embed, model_id, args.cache
     )
+    info: dict[str, object] = {
+        "classes": list(ENGLISH_CLASSES),
+        "route": "english",
+        "rows": {f"{s}:{c}": n for (s, c), n in sorted(counts.items())},
+        "sources": english_source_entries(mix),
+        "fit": {
+            "l2": args.l2,
+            "steps": args.steps,
+            "weight": args.weight,
+            "sample_weight": "classes weigh the same; within a class, so do its sources",
+        },
+        "note": "fitted weights only; no text of any source is shipped. Combined with the prototypes "
+        "for MVR's default categories only (CategoryModel companion); the logits are scaled by weight.",
+        "macro_f1": figures,
+    }
+    if cv is not None:
+        info["leave_one_source_out"] = cv
+    save_head(args, head, figures, info)
+
+
+def save_head(
+    args: argparse.Namespace, head: LinearHead, figures: dict[str, dict[str, float]], info: dict[str, object]
+) -> None:
+    """Print ``figures``; unless ``--dry-run``, save the head and, at its default place, record ``info``
+    (after the command that made it) under ``heads`` in the manifest."""
     for method, by_set in figures.items():
-        print(f"{method:<16} " + "  ".join(f"{k} {v}" for k, v in by_set.items()))
+        print(f"{method:<16} " + "  ".join(f"{k} {v:.4f}" for k, v in by_set.items()))
     if args.dry_run:
         return
     out = args.out or args.models_dir / CATEGORY_HEAD
     head.save(out)
     print(f"wrote {out}")
     if args.out is None:
-        info = {
-            "command": "python scripts/train_category_head.py " + " ".join(sys.argv[1:]),
-            "classes": list(ENGLISH_CLASSES),
-            "route": "english",
-            "rows": {f"{s}:{c}": n for (s, c), n in sorted(counts.items())},
-            "sources": english_source_entries(mix),
-            "fit": {
-                "l2": args.l2,
-                "steps": args.steps,
-                "weight": args.weight,
-                "sample_weight": "classes weigh the same; within a class, so do its sources",
-            },
-            "note": "fitted weights only; no text of any source is shipped. Combined with the prototypes "
-            "for MVR's default categories only (CategoryModel companion); the logits are scaled by weight.",
-            "macro_f1": figures,
-        }
-        if cv is not None:
-            info["leave_one_source_out"] = cv
-        ps.record_head(args.models_dir, out.name, info)
+        command = "python scripts/train_category_head.py " + " ".join(sys.argv[1:])
+        ps.record_head(args.models_dir, out.name, {"command": command, **info})
 
 
 def english_rows(sources: Path, mix: Sequence[str]) -> tuple[list[dict[str, str]], int]:
