@@ -12,7 +12,8 @@ temperature. A head learnt by ``mvr fit`` takes precedence when given.
 An encoder may ship a *companion* head fitted on public tickets for some of the
 default categories (``category_head.npz``). When given, it re-ranks the
 categories it knows by the sum of its and the prototypes' log-probabilities;
-whether one of them wins over the other categories stays the prototypes' call.
+whether one of them wins over the other categories stays the prototypes' call (a head that knows
+every category, as MiniLM's does, ranks them all).
 
 Tickets read by the multilingual encoder also weigh the categories' keywords (``KeywordPrior``):
 English category texts are a weak zero-shot signal for them, and the keywords are written in
