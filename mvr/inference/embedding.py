@@ -130,8 +130,12 @@ class EmbeddingBackend:
         for i, (text, ticket_chunks) in enumerate(zip(texts, chunks, strict=True)):
             rest = slice(offset, offset + len(ticket_chunks))
             pooled = pool_scores(logits[i], logits[rest], float(p_negative[i]), p_negative[rest])
-            # Like P(negative), P(high) is the most urgent of the whole text and its chunks.
-            high = None if p_high is None else float(p_high[rest].max(initial=p_high[i]))
+            # P(high) is the deciding piece's (the category's best chunk): the highest of many pieces'
+            # would rise with their number, small talk included.
+            high = None
+            if p_high is not None:
+                chunk = pooled.category_chunk
+                high = float(p_high[i] if chunk is None else p_high[rest][chunk])
             counts = None if keyword_counts is None else keyword_counts[i]
             decisions.append(self._decision(text, pooled, ticket_chunks, high, counts))
             offset = rest.stop
