@@ -82,33 +82,6 @@ class GitSource:
                 if member.isfile()
             }
 
-    def read_many(self, sources: Path, folder: str) -> dict[str, str]:
-        """Return the text of every file directly in ``folder`` (not below it), by file name."""
-        git_dir = str(self.git_dir(sources))
-        listing = subprocess.run(
-            ["git", "--git-dir", git_dir, "ls-tree", f"{self.commit}:{folder}"],
-            capture_output=True,
-            check=False,
-        )
-        if listing.returncode != 0:
-            why = listing.stderr.decode().strip()
-            raise FileNotFoundError(f"{self.repo}@{self.commit[:8]}:{folder}: {why}")
-        entries = [line.split(None, 3) for line in listing.stdout.decode().splitlines()]
-        names = sorted(name for _, kind, _, name in entries if kind == "blob")
-        done = subprocess.run(
-            ["git", "--git-dir", git_dir, "cat-file", "--batch"],
-            input="".join(f"{self.commit}:{folder}/{name}\n" for name in names).encode(),
-            capture_output=True,
-            check=True,
-        )
-        out, at = {}, 0
-        for name in names:
-            header_end = done.stdout.index(b"\n", at)
-            size = int(done.stdout[at:header_end].split()[2])
-            out[name] = done.stdout[header_end + 1 : header_end + 1 + size].decode("utf-8")
-            at = header_end + 2 + size
-        return out
-
     def git_dir(self, sources: Path) -> Path:
         """The Git directory of this repository under ``sources``."""
         owner, name = self.repo.split("/")
@@ -385,8 +358,9 @@ def apache_issues(sources: Path) -> dict[str, list[tuple[str, str]]]:
         )
 
     for folder in SPEAR_FOLDERS:
-        for text in JIRA_SPEAR.read_many(sources, folder).values():
-            add_rest(json.loads(text))
+        for name, text in JIRA_SPEAR.read_folder(sources, folder).items():
+            if "/" not in name:  # one KEY-N.json per issue; its comments/ and details/ are not read
+                add_rest(json.loads(text))
     for project, path in HIGH_IMPACT_FILES.items():
         rows = list(csv.reader(JIRA_HIGH_IMPACT.read(sources, path).lstrip("\ufeff").splitlines()))
         column = {_column_name(name): i for i, name in reversed(list(enumerate(rows[0])))}
