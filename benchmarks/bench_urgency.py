@@ -75,7 +75,7 @@ def main() -> None:
         missing = [t for t in texts if t not in known]
         if missing:
             x = ps.embed_cached(embed, model_id, missing, cache)
-            high = priority.p_high(x).tolist() if priority is not None else [None] * len(missing)
+            high = priority.p_high(x, missing).tolist() if priority is not None else [None] * len(missing)
             known.update(zip(missing, zip(head.p_negative(x).tolist(), high, strict=True), strict=True))
         return [known[t] for t in texts]
 
@@ -153,10 +153,13 @@ def _options(parser: Any) -> None:
 
 
 def _priority_head(path: Path) -> Any:
-    """The priority head of ``path`` (imported here: copies of MVR before it have none)."""
+    """The priority head of ``path``, with its words score when there is one beside it (imported here:
+    copies of MVR before it have none)."""
+    from mvr.inference.model_files import PRIORITY_WORDS
     from mvr.inference.urgency import PriorityHead
 
-    return PriorityHead.load(path)
+    words = path.parent / PRIORITY_WORDS
+    return PriorityHead.load(path, words if words.is_file() else None)
 
 
 def _head_rows(models_dir: Path, file_name: str) -> Any:

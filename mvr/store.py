@@ -133,7 +133,8 @@ class _HiredisPackingConnection(redis.asyncio.Connection):
     the lifecycle scripts still come here.
     """
 
-    _packer = HiredisRespSerializer()
+    # redis-py 8.2 dropped the annotations of its __init__; earlier releases have them.
+    _packer = HiredisRespSerializer()  # type: ignore[no-untyped-call, unused-ignore]
 
     def pack_command(self, *args: Any) -> list[bytes]:
         packed: list[bytes] = self._packer.pack(*args)

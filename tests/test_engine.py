@@ -135,12 +135,27 @@ def test_without_a_priority_head_s_uses_the_seed_formula(tmp_path: Path) -> None
     assert "priority_high" not in urgency and urgency["formula"] == FORMULA
 
 
-def test_changed_priority_head_fails_the_manifest_check(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["priority_head.npz", "priority_words.npz"])
+def test_changed_priority_file_fails_the_manifest_check(tmp_path: Path, name: str) -> None:
     models = _copy_models(tmp_path / "models")
-    with open(models / "priority_head.npz", "ab") as fh:
+    with open(models / name, "ab") as fh:
         fh.write(b"\0")
     engine = Engine.from_settings(Settings(models_dir=models))
-    assert engine.fallback_reason is not None and "priority_head.npz" in engine.fallback_reason
+    assert engine.fallback_reason is not None and name in engine.fallback_reason
+
+
+def test_the_words_score_moves_p_high_and_is_optional(engine: Engine, tmp_path: Path) -> None:
+    models = _copy_models(tmp_path / "models")
+    (models / "priority_words.npz").unlink()
+    without_words = Engine.from_settings(Settings(models_dir=models))
+    try:
+        alone = [d.explanation["urgency"] for d in without_words.decide_many(TICKETS)]
+    finally:
+        without_words.close()
+    shipped = [d.explanation["urgency"] for d in engine.decide_many(TICKETS)]
+    assert without_words.fallback_reason is None
+    assert [u["formula"] for u in alone] == [u["formula"] for u in shipped] == [FORMULA_WITH_PRIORITY] * 4
+    assert all(a["priority_high"] != b["priority_high"] for a, b in zip(alone, shipped, strict=True))
 
 
 def test_inference_error_answers_with_baseline() -> None:

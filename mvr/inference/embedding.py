@@ -17,7 +17,7 @@ from mvr.inference.chunking import Chunk, PooledScores, chunk_ticket, chunks_exp
 from mvr.inference.encoder import Manifest
 from mvr.inference.encoders import TextEncoder, encoder_dir, load_encoder
 from mvr.inference.linear import LinearHead, softmax
-from mvr.inference.model_files import CATEGORY_HEAD, PRIORITY_HEAD, SENTIMENT_HEAD
+from mvr.inference.model_files import CATEGORY_HEAD, PRIORITY_HEAD, PRIORITY_WORDS, SENTIMENT_HEAD
 from mvr.inference.urgency import PriorityHead, SentimentHead, combine_urgency
 from mvr.ticket import Decision
 
@@ -75,12 +75,10 @@ class EmbeddingBackend:
         directory = encoder_dir(Path(settings.models_dir), name)
         if not (directory / SENTIMENT_HEAD).is_file():
             raise InferenceFailed(f"model files missing: {directory / SENTIMENT_HEAD}")
-        Manifest.load(directory).verify(SENTIMENT_HEAD)
+        manifest = Manifest.load(directory)
+        manifest.verify(SENTIMENT_HEAD)
         sentiment = SentimentHead.load(directory / SENTIMENT_HEAD)
-        priority = None
-        if (directory / PRIORITY_HEAD).is_file():
-            Manifest.load(directory).verify(PRIORITY_HEAD)
-            priority = PriorityHead.load(directory / PRIORITY_HEAD)
+        priority = _priority_head(directory, manifest)
         head = LinearHead.load(settings.category_head) if settings.category_head else None
         route = "multilingual" if multilingual else "english"
         companion = _companion_head(directory, categories, route) if head is None else None
@@ -125,7 +123,7 @@ class EmbeddingBackend:
             keyword_counts = self._keywords.counts(every_text)
             logits = logits + self._keywords.logits(keyword_counts)
         p_negative = self._sentiment.p_negative(features)
-        p_high = self._priority.p_high(features) if self._priority is not None else None
+        p_high = None if self._priority is None else self._priority.p_high(features, every_text)
         decisions, offset = [], len(texts)
         for i, (text, ticket_chunks) in enumerate(zip(texts, chunks, strict=True)):
             rest = slice(offset, offset + len(ticket_chunks))
@@ -187,3 +185,18 @@ def _companion_head(directory: Path, categories: Sequence[Category], route: str)
         return None
     manifest.verify(CATEGORY_HEAD)
     return LinearHead.load(directory / CATEGORY_HEAD)
+
+
+def _priority_head(directory: Path, manifest: Manifest) -> PriorityHead | None:
+    """The encoder's priority head with its words score when it ships them (each optional).
+
+    Raises:
+        InferenceFailed: A file changed or is unreadable.
+    """
+    if not (directory / PRIORITY_HEAD).is_file():
+        return None
+    manifest.verify(PRIORITY_HEAD)
+    words = directory / PRIORITY_WORDS
+    if words.is_file():
+        manifest.verify(PRIORITY_WORDS)
+    return PriorityHead.load(directory / PRIORITY_HEAD, words if words.is_file() else None)

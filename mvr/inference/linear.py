@@ -15,7 +15,7 @@ import numpy as np
 
 from mvr.errors import InferenceFailed
 
-__all__ = ["LinearHead", "fit_softmax", "softmax"]
+__all__ = ["LinearHead", "fit_softmax", "load_arrays", "save_arrays", "softmax"]
 
 #: Default Adam step size.
 DEFAULT_LEARNING_RATE = 0.05
@@ -59,13 +59,9 @@ class LinearHead:
 
     def save(self, path: Path) -> None:
         """Write the head to ``path`` as an ``.npz`` file, byte-identical for identical heads."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        arrays = {"weights": self.weights, "bias": self.bias, "classes": np.array(self.classes, dtype=str)}
-        # np.savez stamps the current time into the zip; a fixed date keeps the sha256 reproducible.
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
-            for name, array in arrays.items():
-                with archive.open(zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE), "w") as fh:
-                    np.lib.format.write_array(fh, np.ascontiguousarray(array), allow_pickle=False)
+        save_arrays(
+            path, {"weights": self.weights, "bias": self.bias, "classes": np.array(self.classes, dtype=str)}
+        )
 
     @classmethod
     def load(cls, path: Path) -> LinearHead:
@@ -74,18 +70,38 @@ class LinearHead:
         Raises:
             InferenceFailed: The file is missing or malformed.
         """
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                head = cls(
-                    weights=data["weights"].astype(np.float32),
-                    bias=data["bias"].astype(np.float32),
-                    classes=tuple(str(c) for c in data["classes"]),
-                )
-        except (OSError, KeyError, ValueError) as ex:
-            raise InferenceFailed(f"cannot load linear head {path}: {ex}") from ex
+        arrays = load_arrays(path, ("weights", "bias", "classes"), "linear head")
+        head = cls(
+            weights=arrays["weights"].astype(np.float32),
+            bias=arrays["bias"].astype(np.float32),
+            classes=tuple(str(c) for c in arrays["classes"]),
+        )
         if head.weights.shape[1] != len(head.classes) or head.bias.shape != (len(head.classes),):
             raise InferenceFailed(f"linear head {path} has inconsistent shapes")
         return head
+
+
+def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``path`` as an ``.npz`` file, byte-identical for identical arrays."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # np.savez stamps the current time into the zip; a fixed date keeps the sha256 reproducible.
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            with archive.open(zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE), "w") as fh:
+                np.lib.format.write_array(fh, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def load_arrays(path: Path, names: Sequence[str], what: str) -> dict[str, np.ndarray]:
+    """Read the arrays ``names`` of an ``.npz`` file written by ``save_arrays``.
+
+    Raises:
+        InferenceFailed: The file is missing or lacks one of ``names`` (``what`` names it).
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in names}
+    except (OSError, KeyError, ValueError) as ex:
+        raise InferenceFailed(f"cannot load {what} {path}: {ex}") from ex
 
 
 def fit_softmax(

@@ -15,6 +15,7 @@ __all__ = [
     "INT8_MODEL",
     "MANIFEST",
     "PRIORITY_HEAD",
+    "PRIORITY_WORDS",
     "SENTIMENT_HEAD",
     "TOKENIZER",
 ]
@@ -29,6 +30,8 @@ MANIFEST = "manifest.json"
 #: Linear heads on an encoder's embeddings: sentiment (required) and priority (optional).
 SENTIMENT_HEAD = "sentiment_head.npz"
 PRIORITY_HEAD = "priority_head.npz"
+#: The priority head's optional words score (``mvr.inference.words``), added to its ``high`` logit.
+PRIORITY_WORDS = "priority_words.npz"
 #: An encoder's optional category head, combined with the prototypes for non-English tickets when
 #: the categories are MVR's defaults, the ones it was fitted for. English text read by e5-small
 #: routes worse with it (benchmarks/RESULTS.md "Languages").

@@ -9,6 +9,7 @@ seed's formula); with one, tone weighs ``SENTIMENT_WEIGHT_WITH_PRIORITY``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ import numpy as np
 
 from mvr.errors import InferenceFailed
 from mvr.inference.cues import cue_score, match_cues
-from mvr.inference.linear import LinearHead
+from mvr.inference.linear import LinearHead, softmax
+from mvr.inference.words import WordsScore
 
 __all__ = [
     "FORMULA",
@@ -27,6 +29,7 @@ __all__ = [
     "PriorityHead",
     "SentimentHead",
     "combine_urgency",
+    "independent_evidence",
 ]
 
 #: How much a surely negative tone alone counts as urgency evidence, without a priority head.
@@ -66,19 +69,26 @@ def combine_urgency(
     p = _unit(p_negative)
     cues = match_cues(text)
     cues_part = cue_score(cues)
-    weight = SENTIMENT_WEIGHT if p_high is None else SENTIMENT_WEIGHT_WITH_PRIORITY
-    remaining = (1.0 - weight * p) * (1.0 - cues_part)
     explanation: dict[str, Any] = {"sentiment_negative": round(p, 4)}
-    if p_high is not None:
+    if p_high is None:
+        s = independent_evidence(p, 0.0, cues_part, SENTIMENT_WEIGHT, 0.0)
+    else:
         high = _unit(p_high)
-        remaining *= 1.0 - PRIORITY_WEIGHT * high
+        s = independent_evidence(p, high, cues_part, SENTIMENT_WEIGHT_WITH_PRIORITY, PRIORITY_WEIGHT)
         explanation["priority_high"] = round(high, 4)
     explanation.update(
         cues=[c.name for c in cues],
         cue_score=round(cues_part, 4),
         formula=FORMULA if p_high is None else FORMULA_WITH_PRIORITY,
     )
-    return _unit(1.0 - remaining), explanation
+    return _unit(s), explanation
+
+
+def independent_evidence(
+    p_negative: Any, p_high: Any, cues_part: Any, sentiment_weight: float, priority_weight: float
+) -> Any:
+    """S from its parts (floats or arrays in [0, 1]): the module docstring's formula with these weights."""
+    return 1.0 - (1.0 - sentiment_weight * p_negative) * (1.0 - priority_weight * p_high) * (1.0 - cues_part)
 
 
 def _unit(value: float) -> float:
@@ -106,14 +116,18 @@ class _ClassHead:
         """Read the head from an ``.npz`` file written by ``LinearHead.save``."""
         return cls(LinearHead.load(path))
 
-    def probability(self, features: np.ndarray) -> np.ndarray:
-        """Return P(class) [n] for encoder features [n, >= d]."""
+    def leading(self, features: np.ndarray) -> np.ndarray:
+        """Return the leading columns of ``features`` [n, >= d] that the head reads.
+
+        Raises:
+            InferenceFailed: The encoder gives fewer features than the head was fitted on.
+        """
         width = self._head.weights.shape[0]
         if features.shape[1] < width:
             raise InferenceFailed(
                 f"{self.role} head reads {width} features, the encoder gives {features.shape[1]}"
             )
-        return self._head.predict_proba(features[:, :width])[:, self._column]
+        return features[:, :width]
 
 
 class SentimentHead(_ClassHead):
@@ -124,15 +138,32 @@ class SentimentHead(_ClassHead):
 
     def p_negative(self, features: np.ndarray) -> np.ndarray:
         """Return P(negative) [n] for encoder features [n, >= d]."""
-        return self.probability(features)
+        return self._head.predict_proba(self.leading(features))[:, self._column]
 
 
 class PriorityHead(_ClassHead):
-    """P(high priority) from sentence embeddings (trained by ``scripts/train_urgency_head.py``)."""
+    """P(high priority) from sentence embeddings and, optionally, the words of the text.
+
+    Both are trained by ``scripts/train_urgency_head.py``: the words score, when there is one, is
+    added to the head's ``high`` logit, so P(high) = softmax(head logits + words score on ``high``).
+    """
 
     role = "priority"
     column_class = HIGH
 
-    def p_high(self, features: np.ndarray) -> np.ndarray:
-        """Return P(high) [n] for encoder features [n, >= d]."""
-        return self.probability(features)
+    def __init__(self, head: LinearHead, words: WordsScore | None = None) -> None:
+        super().__init__(head)
+        self._words = words
+
+    @classmethod
+    def load(cls, path: Path, words_path: Path | None = None) -> PriorityHead:
+        """Read the head (and the words score of ``words_path``, if given) written by their ``save``."""
+        words = WordsScore.load(words_path) if words_path is not None else None
+        return cls(LinearHead.load(path), words)
+
+    def p_high(self, features: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """Return P(high) [n] for encoder features [n, >= d] of ``texts``."""
+        logits = self._head.logits(self.leading(features))
+        if self._words is not None:
+            logits[:, self._column] += self._words.scores(texts)
+        return softmax(logits)[:, self._column]
