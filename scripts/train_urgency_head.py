@@ -66,7 +66,7 @@ WEIGHT_GRID = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 def main() -> None:
-    """Embed the issues, report the held-out-group AUCs, fit on all rows and save the head."""
+    """Embed the issues, report the held-out-group AUCs, fit on all rows, save head and words score."""
     args = _parse()
     # Always the whole features (one embedding cache for both widths); the sentence embedding is
     # their leading ``dimension`` columns, bit for bit.
@@ -90,7 +90,8 @@ def main() -> None:
         train = unit_of != unit
         if truth[~train].all() or not truth[~train].any():
             continue
-        head, words = _fit(x[train, :width], [texts[i] for i in np.flatnonzero(train)], labels, train, args)
+        fold = np.flatnonzero(train)
+        head, words = _fit(x[fold, :width], [texts[i] for i in fold], [labels[i] for i in fold], args)
         test_texts = [texts[i] for i in np.flatnonzero(~train)]
         out_of_fold[~train] = PriorityHead(head, words).p_high(x[~train], test_texts)
         held_out[unit] = round(roc_auc(out_of_fold[~train], truth[~train]), 4)
@@ -104,8 +105,7 @@ def main() -> None:
     if args.dry_run:
         return
     out = args.out or args.models_dir / PRIORITY_HEAD
-    everything = np.ones(len(texts), dtype=bool)
-    head, words = _fit(x[:, :width], texts, labels, everything, args)
+    head, words = _fit(x[:, :width], texts, labels, args)
     head.save(out)
     print(f"wrote {out}")
     if words is not None:
@@ -144,17 +144,16 @@ def main() -> None:
 
 
 def _fit(
-    x: np.ndarray, texts: list[str], labels: list[str], rows: np.ndarray, args: argparse.Namespace
+    x: np.ndarray, texts: list[str], labels: list[str], args: argparse.Namespace
 ) -> tuple[LinearHead, WordsScore | None]:
-    """Fit the head on features ``x`` of ``rows`` and, with a words weight, the words score on ``texts``."""
-    picked = [labels[i] for i in np.flatnonzero(rows)]
-    head = _fit_balanced(x, picked, args.l2, args.steps)
+    """Fit the head on features ``x`` and, with a words weight, the words score on ``texts``."""
+    head = _fit_balanced(x, labels, args.l2, args.steps)
     if args.words_weight <= 0:
         return head, None
     idf = inverse_document_frequency(texts, WORDS_BUCKETS)
     indptr, indices, data = tfidf_rows(texts, idf)
     words_x = sparse.csr_matrix((data, indices, indptr), shape=(len(texts), WORDS_BUCKETS))
-    words = _fit_balanced(words_x, picked, WORDS_L2, args.steps)
+    words = _fit_balanced(words_x, labels, WORDS_L2, args.steps)
     return head, _high_score(words, idf, args.words_weight)
 
 

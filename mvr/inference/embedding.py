@@ -123,20 +123,23 @@ class EmbeddingBackend:
             keyword_counts = self._keywords.counts(every_text)
             logits = logits + self._keywords.logits(keyword_counts)
         p_negative = self._sentiment.p_negative(features)
-        p_high = None if self._priority is None else self._priority.p_high(features, every_text)
-        decisions, offset = [], len(texts)
-        for i, (text, ticket_chunks) in enumerate(zip(texts, chunks, strict=True)):
+        pooled, deciding, offset = [], [], len(texts)
+        for i, ticket_chunks in enumerate(chunks):
             rest = slice(offset, offset + len(ticket_chunks))
-            pooled = pool_scores(logits[i], logits[rest], float(p_negative[i]), p_negative[rest])
-            # P(high) is the deciding piece's (the category's best chunk): the highest of many pieces'
-            # would rise with their number, small talk included.
-            high = None
-            if p_high is not None:
-                chunk = pooled.category_chunk
-                high = float(p_high[i] if chunk is None else p_high[rest][chunk])
-            counts = None if keyword_counts is None else keyword_counts[i]
-            decisions.append(self._decision(text, pooled, ticket_chunks, high, counts))
+            scores = pool_scores(logits[i], logits[rest], float(p_negative[i]), p_negative[rest])
+            pooled.append(scores)
+            deciding.append(i if scores.category_chunk is None else rest.start + scores.category_chunk)
             offset = rest.stop
+        # P(high) is the deciding piece's (the category's best chunk): the highest of many pieces'
+        # would rise with their number, small talk included.
+        p_high = None
+        if self._priority is not None:
+            p_high = self._priority.p_high(features[deciding], [every_text[j] for j in deciding]).tolist()
+        decisions = []
+        for i, (text, ticket_chunks) in enumerate(zip(texts, chunks, strict=True)):
+            high = None if p_high is None else float(p_high[i])
+            counts = None if keyword_counts is None else keyword_counts[i]
+            decisions.append(self._decision(text, pooled[i], ticket_chunks, high, counts))
         return decisions
 
     def close(self) -> None:
