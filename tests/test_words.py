@@ -20,6 +20,8 @@ def test_word_columns_are_distinct_case_blind_and_skip_one_letter_words() -> Non
     columns = word_columns("Down down DOWN a b x", BUCKETS)
     assert np.array_equal(columns, word_columns("down", BUCKETS))
     assert word_columns("a b c !", BUCKETS).size == 0
+    # Any str the API accepts hashes: a lone surrogate (valid JSON) splits words, never raises.
+    assert np.array_equal(word_columns("down\ud800up 😀", BUCKETS), word_columns("down up", BUCKETS))
 
 
 def test_idf_is_smoothed_and_rare_columns_weigh_more() -> None:
