@@ -17,10 +17,14 @@ class Tickets:
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         msgspec.json.decode(await req.stream.read())
-        ticket_id = uuid.uuid4().hex
-        resp.status = falcon.HTTP_202
-        resp.content_type = falcon.MEDIA_JSON
-        resp.data = msgspec.json.encode({"ticket_id": ticket_id, "status": "accepted"})
+        answer_accepted(resp, uuid.uuid4().hex)
+
+
+def answer_accepted(resp: falcon.asgi.Response, ticket_id: str) -> None:
+    """Answer 202 with the ticket's id, as MVR's API does."""
+    resp.status = falcon.HTTP_202
+    resp.content_type = falcon.MEDIA_JSON
+    resp.data = msgspec.json.encode({"ticket_id": ticket_id, "status": "accepted"})
 
 
 class Health:

@@ -1,7 +1,7 @@
 """Peer (b) ``floor``: ``bare`` plus one ``HSET`` of the ticket, the least any durable accept can do.
 
-Served like MVR's API: ``gunicorn 'floor:create_app()' -k uvicorn_worker.UvicornWorker``;
-``REDIS_URL`` names its Redis.
+Served like MVR's API: ``gunicorn 'floor:create_app()' -k uvicorn_worker.UvicornWorker``, with
+``bare`` importable (``--pythonpath`` of this directory); ``REDIS_URL`` names its Redis.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import falcon
 import falcon.asgi
 import msgspec
 import redis.asyncio
+from bare import Health, answer_accepted
 
 
 class Tickets:
@@ -28,16 +29,7 @@ class Tickets:
         await self._client.hset(
             f"floor:ticket:{ticket_id}", mapping={**fields, "status": "pending", "created_ts": time.time()}
         )
-        resp.status = falcon.HTTP_202
-        resp.content_type = falcon.MEDIA_JSON
-        resp.data = msgspec.json.encode({"ticket_id": ticket_id, "status": "accepted"})
-
-
-class Health:
-    """GET /health."""
-
-    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        resp.data = b'{"status":"ok"}'
+        answer_accepted(resp, ticket_id)
 
 
 def create_app() -> falcon.asgi.App:
