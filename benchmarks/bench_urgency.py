@@ -153,8 +153,10 @@ def _options(parser: Any) -> None:
 
 
 def _priority_head(path: Path) -> Any:
-    """The priority head of ``path``, with its words score when there is one beside it (imported here:
-    copies of MVR before it have none)."""
+    """The priority head of ``path``, with the words score beside it if there is one.
+
+    Imported here: copies of MVR before the priority head have none.
+    """
     from mvr.inference.model_files import PRIORITY_WORDS
     from mvr.inference.urgency import PriorityHead
 
