@@ -190,3 +190,27 @@ def test_queue_page_filters_by_status_and_category(browser: WebDriver, mvr: Api)
     expected = _queue_ids(mvr, f"category={wanted}")
     assert ids[-1] in expected and all(mvr.status(t)["category"] == wanted for t in expected)
     wait_until(browser, lambda b: _rows(b) == expected)
+
+
+def test_queue_page_explains_the_models_urgency_parts(
+    browser: WebDriver,
+    start_worker,
+    start_api,  # noqa: ANN001  (pytest fixtures)
+) -> None:
+    # Given a ticket triaged by the default models (embedding backend: tone and priority heads)
+    start_worker(threads=2, MVR_BACKEND="embedding")
+    mvr = Api(start_api())
+    (ticket_id,) = mvr.triaged("The broker crashes after the upgrade and all messages are lost")
+    urgency = mvr.status(ticket_id)["explanation"]["urgency"]
+
+    # When its detail is opened
+    browser.get(f"{mvr.base}/ui")
+    wait_until(browser, lambda b: _rows(b) == [ticket_id])
+    _row(browser, ticket_id).click()
+    wait_until(browser, lambda b: _text_of(b, "#detail-title").endswith(ticket_id))
+
+    # Then "Why" shows each part the formula names, as the status document has it
+    for css, part in (("#detail-negative", "sentiment_negative"), ("#detail-priority", "priority_high")):
+        assert abs(float(_text_of(browser, css)) - urgency[part]) <= 0.0005  # shown to 3 decimals
+    assert "priority_high" in _text_of(browser, "#explanation code")
+    screenshot(browser, "queue-embedding")
