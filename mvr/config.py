@@ -96,6 +96,9 @@ class Settings:
     worker_processes: int = 1
     #: Dramatiq worker threads per process.
     worker_threads: int = 8
+    #: Most triage messages one batch of the worker's batch loop takes (Redis broker;
+    #: ``mvr.actors.batches``); 1 runs each message on Dramatiq's worker threads instead.
+    triage_batch_size: int = 8
     #: Longest pause, in milliseconds, of an idle worker between fetches (Dramatiq's
     #: ``dramatiq_worker_timeout``, 1,000 by default, adds up to a second of latency).
     worker_poll_ms: int = 100
@@ -187,6 +190,7 @@ class Settings:
             "batch_max_tokens",
             "worker_processes",
             "worker_threads",
+            "triage_batch_size",
             "api_workers",
             "lock_ttl_ms",
             "alert_min_backoff_ms",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 from falcon import testing
 
 from mvr.queues import TRIAGE_ACTOR, TRIAGE_QUEUE, dramatiq_message, redis_queue_keys, triage_args
+from mvr.store import TicketStore, connect
 from tests.conftest import wait_for, wait_for_status
 
 
@@ -124,3 +126,56 @@ def test_the_completion_acknowledges_the_message_and_a_redelivery_changes_nothin
     wait_for(nothing_left)
     assert rclient.hget(f"{settings.key_prefix}ticket:{ticket_id}", "completions") == "1"
     assert client.simulate_get(f"/tickets/{ticket_id}/status").json == first
+
+
+def _push_id_only_message(rclient, settings, ticket_id: str, **options: object) -> None:
+    """Enqueue a triage message with the id only (as the sweeper sends), with extra Dramatiq options."""
+    message_id, encoded = dramatiq_message(TRIAGE_QUEUE, TRIAGE_ACTOR, ticket_id)
+    message = json.loads(encoded)
+    message["options"].update(options)
+    queue, messages = redis_queue_keys(settings.broker_namespace, TRIAGE_QUEUE)
+    rclient.hset(messages, message_id, json.dumps(message))
+    rclient.rpush(queue, message_id)
+
+
+def test_a_ticket_locked_by_another_worker_is_retried_and_completed_once_the_lock_runs_out(
+    client: testing.TestClient, start_worker, rclient, settings
+) -> None:
+    # Given a ticket claimed by another worker that then died (its lock lasts MVR_LOCK_TTL_MS = 3 s)
+    ticket_id = client.simulate_post("/tickets", json={"body": "I was charged twice."}).json["ticket_id"]
+    rclient.delete(*redis_queue_keys(settings.broker_namespace, TRIAGE_QUEUE))  # the API's message is gone
+    TicketStore(connect(settings), settings).claim(ticket_id)
+    # When the batch loop gets a message for it (id only, as the sweeper sends)
+    _push_id_only_message(rclient, settings, ticket_id)
+    start_worker()
+
+    # Then the message is retried after the lock, through Dramatiq's delay queue, and completes the ticket
+    doc = wait_for_status(_status(client, ticket_id), "completed", timeout_s=30)
+    assert doc["category"] == "Billing"
+    assert rclient.hget(f"{settings.key_prefix}ticket:{ticket_id}", "completions") == "1"
+
+
+def test_a_message_out_of_retries_marks_its_ticket_failed(
+    client: testing.TestClient, start_worker, rclient, settings
+) -> None:
+    # Given a locked ticket whose message has already used all of its retries
+    ticket_id = client.simulate_post("/tickets", json={"body": "I was charged twice."}).json["ticket_id"]
+    rclient.delete(*redis_queue_keys(settings.broker_namespace, TRIAGE_QUEUE))
+    TicketStore(connect(settings), settings).claim(ticket_id)
+    _push_id_only_message(rclient, settings, ticket_id, retries=1_000)  # beyond any actor's max_retries
+    start_worker()
+
+    # Then Dramatiq's retry policy gives up and triage_exhausted (on the same queue) fails the ticket
+    doc = wait_for_status(_status(client, ticket_id), "failed", timeout_s=30)
+    assert doc["failure_reason"] == "triage failed after 1000 attempts"
+
+
+def test_with_batches_off_dramatiqs_worker_threads_triage_each_message(
+    client: testing.TestClient, start_worker, processes
+) -> None:
+    start_worker(MVR_TRIAGE_BATCH_SIZE="1", MVR_LOG_LEVEL="info")
+    ticket_id = client.simulate_post("/tickets", json={"body": "I was charged twice."}).json["ticket_id"]
+
+    wait_for_status(_status(client, ticket_id), "completed")
+
+    wait_for(lambda: f"Triage completed ticket_id={ticket_id}" in processes.log("worker"))

@@ -243,7 +243,13 @@ def test_worker_metrics_are_served_for_prometheus(mvr_env: dict, processes: Proc
     port = free_port()
     processes.start(
         [sys.executable, "-m", "mvr", "worker"],
-        {**mvr_env, "MVR_WORKER_METRICS_PORT": str(port), "MVR_WORKER_THREADS": "2"},
+        # Batches off: Dramatiq's own counters count only the messages its worker threads run.
+        {
+            **mvr_env,
+            "MVR_WORKER_METRICS_PORT": str(port),
+            "MVR_WORKER_THREADS": "2",
+            "MVR_TRIAGE_BATCH_SIZE": "1",
+        },
         "mvr-worker",
     )
     client.simulate_post("/tickets", json={"body": CALM})

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import dramatiq
+from dramatiq.broker import Consumer
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.middleware import CurrentMessage, Middleware, Retries, TimeLimit
 
 from mvr import slack
+from mvr.actors.batches import TriageBatches
 from mvr.actors.runtime import runtime
 from mvr.actors.sweeper import Sweeper
 from mvr.actors.warmup import Warmup
 from mvr.config import Settings
-from mvr.queues import RedisAck
+from mvr.queues import TRIAGE_QUEUE, RedisAck
 
 __all__ = [
     "MAINTENANCE_CHANCE",
@@ -52,16 +55,26 @@ class ScriptAckBroker(RedisBroker):
     then skips its own ack of that message (bench_e2e, RESULTS.md "Worker round trips").
     """
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *, batched_queue: str | None = None, **options: Any) -> None:
+        """Args:
+        batched_queue: A queue MVR's batch loops consume (``mvr.actors.batches``): Dramatiq's
+            consumer of it stays idle. Its delay queue is consumed as usual.
+        """
         super().__init__(**options)  # type: ignore[no-untyped-call]
+        self.batched_queue = batched_queue
         #: ``redis_message_id`` of the messages a script acknowledged, until their consumer sees them.
         self.acked_by_script: set[str] = set()
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
+        if queue_name == self.batched_queue:
+            return _IdleConsumer(timeout)
+        return super().consume(queue_name, prefetch, timeout)
 
     @property
     def consumer_class(self) -> type[_RedisConsumer]:
         return _ScriptAckConsumer
 
-    def ack_for_script(self, message: dramatiq.Message[Any]) -> RedisAck:
+    def ack_for_script(self, message: dramatiq.Message[Any] | dramatiq.MessageProxy) -> RedisAck:
         """Return what a script must touch to acknowledge ``message``, being processed by this worker."""
         return RedisAck.of(
             self.namespace, self.broker_id, message.queue_name, message.options["redis_message_id"]
@@ -108,6 +121,22 @@ class _ScriptAckConsumer(_RedisConsumer):
         return True
 
 
+class _IdleConsumer(Consumer):
+    """A consumer that never fetches: MVR's batch loops consume its queue."""
+
+    def __init__(self, timeout_ms: int) -> None:
+        self._timeout_s = timeout_ms / 1000
+
+    def __next__(self) -> None:
+        time.sleep(self._timeout_s)
+        return None
+
+    def ack(self, message: dramatiq.MessageProxy) -> None:
+        raise AssertionError("an idle consumer has no messages")
+
+    nack = ack
+
+
 class LogLevel(Middleware):
     """Set the level of MVR's loggers (``MVR_LOG_LEVEL``) in each worker process."""
 
@@ -136,7 +165,9 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     if settings.broker_url:
         broker = RabbitmqBroker(url=settings.broker_url, middleware=middleware)
     else:
+        batched = settings.triage_batch_size > 1
         broker = ScriptAckBroker(
+            batched_queue=TRIAGE_QUEUE if batched else None,
             middleware=middleware,
             url=settings.require_redis_url(),
             namespace=settings.broker_namespace,
@@ -151,4 +182,6 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     broker.add_middleware(SlackStatusLog())
     broker.add_middleware(Sweeper(settings.sweep_interval_s, settings.sweep_after_s))
     broker.add_middleware(Warmup())
+    if isinstance(broker, ScriptAckBroker) and broker.batched_queue:
+        broker.add_middleware(TriageBatches(settings.triage_batch_size, settings.worker_poll_ms))
     return broker

@@ -1,9 +1,13 @@
-"""Triage actor: read a ticket (from its message or a claim), decide category and urgency, complete it."""
+"""Triage: read a ticket (from its message or a claim), decide category and urgency, complete it.
+
+The actor runs one message; ``mvr.actors.batches`` runs many with the same steps.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import dramatiq
@@ -18,8 +22,9 @@ from mvr.ticket import AlertOutcome, ticket_text
 
 if TYPE_CHECKING:
     from mvr.config import Settings
+    from mvr.ticket import Decision
 
-__all__ = ["triage", "triage_exhausted"]
+__all__ = ["Work", "alert_outcome_of", "finish", "ticket_work", "triage", "triage_exhausted"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,36 +66,68 @@ def triage_exhausted(message: dict[str, Any], retry_info: dict[str, Any]) -> Non
 def triage(ticket_id: str, text: list[str] | None = None, created_ts: float = 0.0) -> None:
     """Classify one ticket; safe to run more than once for the same ticket.
 
+    On the Redis broker the worker's batch loop (``mvr.actors.batches``) runs triage
+    messages instead, many per call; this actor runs them with RabbitMQ, or with
+    ``MVR_TRIAGE_BATCH_SIZE=1``.
+    """
+    rt = runtime()
+    work = ticket_work(ticket_id, text, created_ts)
+    if work is None:
+        return
+    decision = rt.engine.decide(ticket_text(*work.text))
+    alert_outcome = alert_outcome_of(decision.urgency_score, rt.settings)
+    with script_ack() as ack:
+        outcome = rt.store.complete(ticket_id, work.token, decision, alert=alert_outcome, ack=ack)
+    finish(work, decision, alert_outcome, outcome)
+
+
+@dataclass(frozen=True)
+class Work:
+    """A ticket ready to decide: its claim's token (``""`` unclaimed), text and creation time."""
+
+    ticket_id: str
+    token: str
+    text: list[str]
+    created_ts: float
+    started: float = field(default_factory=time.monotonic)
+
+
+def ticket_work(ticket_id: str, text: list[str] | None = None, created_ts: float = 0.0) -> Work | None:
+    """Return the work of a triage message, or None when there is nothing to do.
+
     A message from ``accept.lua`` carries the ticket's ``text`` and ``created_ts``
     (``triage_args``): the worker decides at once and the completion script keeps the first
     decision (one Redis call). A message with the id only (sweeper, RabbitMQ) claims the
     ticket first, which reads its text (``processing`` until completed).
+
+    Raises:
+        dramatiq.Retry: Another worker holds the ticket; try again once its lock runs out.
     """
-    rt = runtime()
-    token = ""
-    if text is None:
-        claim = rt.store.claim(ticket_id)
-        if claim.state == ClaimState.LOCKED:
-            raise dramatiq.Retry(
-                f"ticket {ticket_id} is held by another worker", delay=claim.retry_in_ms + LOCK_MARGIN_MS
-            )
-        if claim.state != ClaimState.CLAIMED:
-            _skipped(ticket_id, claim.state)
-            return
-        token, text, created_ts = claim.token, list(claim.text), claim.created_ts
-    started = time.monotonic()
-    decision = rt.engine.decide(ticket_text(*text))
-    alert_outcome = _alert_outcome(decision.urgency_score, rt.settings)
-    with script_ack() as ack:
-        outcome = rt.store.complete(ticket_id, token, decision, alert=alert_outcome, ack=ack)
+    if text is not None:
+        return Work(ticket_id, "", text, created_ts)
+    claim = runtime().store.claim(ticket_id)
+    if claim.state == ClaimState.LOCKED:
+        raise dramatiq.Retry(
+            f"ticket {ticket_id} is held by another worker", delay=claim.retry_in_ms + LOCK_MARGIN_MS
+        )
+    if claim.state != ClaimState.CLAIMED:
+        _skipped(ticket_id, claim.state)
+        return None
+    return Work(ticket_id, claim.token, list(claim.text), claim.created_ts)
+
+
+def finish(work: Work, decision: Decision, alert_outcome: AlertOutcome, outcome: Completion) -> None:
+    """After the completion script: send or log the alert, count and log the outcome."""
+    ticket_id = work.ticket_id
     if outcome != Completion.COMPLETED:
         _skipped(ticket_id, outcome)
         return
-    if alert_outcome == AlertOutcome.PENDING and rt.settings.broker_url:
+    settings = runtime().settings
+    if alert_outcome == AlertOutcome.PENDING and settings.broker_url:
         alert.send(ticket_id)  # on Redis, complete.lua enqueued it atomically
     if alert_outcome == AlertOutcome.MOCK:
         log_mock_alert(ticket_id, decision.urgency_score)
-    _record(decision.explanation.get("fallback", False), started, created_ts)
+    _record(decision.explanation.get("fallback", False), work.started, work.created_ts)
     logger.info(
         "Triage completed ticket_id=%s category=%s S=%.4f.",
         ticket_id,
@@ -105,7 +142,7 @@ def _skipped(ticket_id: str, state: str) -> None:
     logger.info("Triage skipped ticket_id=%s state=%s.", ticket_id, state, extra={"ticket_id": ticket_id})
 
 
-def _alert_outcome(urgency_score: float, settings: Settings) -> AlertOutcome:
+def alert_outcome_of(urgency_score: float, settings: Settings) -> AlertOutcome:
     """Queue an alert above the threshold; without a webhook, record it as a mock at once."""
     if urgency_score <= settings.urgency_webhook_threshold:
         return AlertOutcome.NONE
