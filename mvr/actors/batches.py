@@ -82,7 +82,11 @@ class TriageBatches(Middleware):
                 self._stopping.wait(backoff_ms / 1000)
                 continue
             misses = 0
-            run_batch(broker, [dramatiq.MessageProxy(dramatiq.Message.decode(data)) for data in fetched])
+            try:
+                run_batch(broker, [dramatiq.MessageProxy(dramatiq.Message.decode(data)) for data in fetched])
+            except Exception:  # the loop must outlive any batch; its unsettled messages stay
+                # unacked (requeued if this worker dies) and the sweeper re-sends their tickets
+                logger.exception("Triage batch of %d messages failed.", len(fetched))
 
 
 def run_batch(broker: ScriptAckBroker, messages: list[dramatiq.MessageProxy]) -> None:
